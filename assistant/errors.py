@@ -1,0 +1,42 @@
+"""Typed errors. Each carries an HTTP status and a stable code for the service's one handler."""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base of every error the product raises on purpose."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class IndexNotReady(AssistantError):
+    """No index has been built yet in the data directory."""
+
+    status_code = 503
+    code = "index_not_ready"
+
+
+class IndexModelMismatch(AssistantError):
+    """The index was built with another embedding model than the one configured."""
+
+    status_code = 409
+    code = "index_model_mismatch"
+
+
+class IngestBusy(AssistantError):
+    """Another ingest holds the data directory's lock."""
+
+    status_code = 409
+    code = "ingest_busy"
+
+
+class DocumentError(AssistantError):
+    """One input file cannot be read; the message is the plain reason shown next to its path."""
+
+    status_code = 422
+    code = "document_unreadable"

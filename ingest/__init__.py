@@ -1,0 +1,1 @@
+"""Ingestion: load -> clean -> find structure -> chunk -> embed -> write."""

@@ -1,0 +1,148 @@
+"""Finding a document's own headings and numbering, and splitting it into sections."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.clean import unwrap
+from ingest.model import Line, Section
+
+_NAMED = re.compile(
+    r"^(?:(?:Section|SECTION|Sections|SECTIONS|Chapter|CHAPTER|Part|PART)\s+(\d{1,2}|[IVX]{1,5})"
+    r"|(?:Appendix|APPENDIX)\s+([A-Z]|\d{1,2}))"
+    r"(?:\s+and\s+\d{1,2})?\s*[:.\-–—]?\s+(\S.{1,110})$"
+)
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,3}){0,4})\.?\s+([A-Z(“\"'][^\n]{1,110})$")
+_MAX_TITLE_WORDS = 16
+
+
+@dataclass(frozen=True)
+class Heading:
+    number: str
+    title: str
+    level: int
+
+
+def _numbers(number: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in number.split(".") if p.isdigit())
+
+
+def is_successor(previous: tuple[int, ...] | None, candidate: tuple[int, ...]) -> bool:
+    """Whether ``candidate`` can follow ``previous`` in an outline (1.2 -> 1.2.1, 1.3, 2 ...)."""
+    if not candidate:
+        return False
+    if previous is None:
+        return candidate[-1] <= 2 and all(n <= 30 for n in candidate)
+    if candidate == previous + (1,):
+        return True
+    for depth in range(1, len(previous) + 1):
+        if len(candidate) == depth and candidate[:-1] == previous[:depth - 1] \
+                and 0 < candidate[-1] - previous[depth - 1] <= 2:
+            return True
+    return False
+
+
+def _looks_like_title(title: str) -> bool:
+    words = title.split()
+    if not words or len(words) > _MAX_TITLE_WORDS:
+        return False
+    if title.rstrip().endswith((",", ";", ":", ".")):  # list items and clauses end like sentences
+        return False
+    letters = [c for c in title if c.isalpha()]
+    return bool(letters) and sum(c.isupper() for c in letters) >= 1
+
+
+def numbered_heading(text: str) -> Heading | None:
+    """A heading written with its number ("5.3.1 Record Authorization Number", "Section 5: ...")."""
+    stripped = " ".join(text.split())
+    named = _NAMED.match(stripped)
+    if named and _looks_like_title(named.group(3)):
+        return Heading(named.group(1) or named.group(2), named.group(3).strip(), 1)
+    m = _NUMBERED.match(stripped)
+    if m and _looks_like_title(m.group(2)):
+        number = m.group(1)
+        return Heading(number, m.group(2).strip(), number.count(".") + 1)
+    return None
+
+
+def explicit_heading(line: Line) -> Heading:
+    """A heading the format marks (HTML h1-h4, Markdown #), with its number when it starts with one."""
+    found = numbered_heading(line.text)
+    if found:
+        return Heading(found.number, found.title, line.heading_level or found.level)
+    return Heading("", line.text.strip(), line.heading_level or 1)
+
+
+def find_headings(lines: list[Line]) -> dict[int, Heading]:
+    """Which lines are headings. Numbered candidates must continue the outline seen so far, and a
+    bare top-level number ("4. Services") counts only if a "4.1" heading appears later."""
+    candidates = {i: numbered_heading(ln.text) for i, ln in enumerate(lines) if ln.heading_level is None}
+    later_children = {h.number.split(".")[0] for h in candidates.values() if h and "." in h.number}
+    found: dict[int, Heading] = {}
+    previous: tuple[int, ...] | None = None
+    for i, line in enumerate(lines):
+        if line.heading_level is not None:
+            heading = explicit_heading(line)
+            found[i] = heading
+            if heading.number and _numbers(heading.number):
+                previous = _numbers(heading.number)
+            continue
+        cand = candidates.get(i)
+        if cand is None or _continues_as_sentence(lines, i):
+            continue
+        nums = _numbers(cand.number)
+        if not nums:  # "Appendix A": not part of the numeric outline
+            found[i] = cand
+            continue
+        if cand.level == 1 and cand.number not in later_children and not _NAMED.match(line.text.strip()):
+            continue
+        if is_successor(previous, nums):
+            found[i] = cand
+            previous = nums
+    return found
+
+
+def _continues_as_sentence(lines: list[Line], i: int) -> bool:
+    """A numbered clause wrapped onto the next line ("12.1 Provider agrees to ... or payment / in
+    full") is body text, not a heading."""
+    for line in lines[i + 1:i + 3]:
+        text = line.text.strip()
+        if text:
+            return text[0].islower()
+    return False
+
+
+def split_sections(lines: list[Line]) -> list[Section]:
+    """The document as sections: each heading with the paragraphs under it."""
+    headings = find_headings(lines)
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []  # (level, label)
+    current: Heading | None = None
+    current_line: Line | None = None
+    body: list[Line] = []
+
+    def close() -> None:
+        segments = unwrap(body)
+        if current is None and not segments:
+            return
+        heading = current or Heading("", "", 0)
+        label = f"{heading.number} {heading.title}".strip()
+        page = current_line.page if current_line else (segments[0].page if segments else None)
+        path = tuple(lbl for _, lbl in stack)
+        sections.append(Section(heading.number, heading.title, path if label else (), segments, page,
+                                current_line.anchor if current_line else None))
+
+    for i, line in enumerate(lines):
+        heading = headings.get(i)
+        if heading is None:
+            body.append(line)
+            continue
+        close()
+        level = heading.level
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, f"{heading.number} {heading.title}".strip()))
+        current, current_line, body = heading, line, []
+    close()
+    return sections
