@@ -35,6 +35,12 @@ def _set_offline_defaults() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    # We count tokens of long texts on purpose (to split them); the library's warnings and its
+    # weight-loading progress bar are noise in a command's output.
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def resolve_model_path(model: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import logging
 from pathlib import Path
 
@@ -38,4 +39,11 @@ def load_pdf_pages(path: Path) -> tuple[list[str], str | None]:
         raise DocumentError("PDF has no pages")
     if sum(len(p.strip()) for p in pages) < _MIN_TEXT_CHARS_PER_PAGE * len(pages) / 4:
         raise DocumentError("PDF has no text layer (scanned images?); run OCR on it first")
-    return pages, str(title).strip() if title else None
+    return pages, useful_title(str(title)) if title else None
+
+
+def useful_title(title: str) -> str | None:
+    """A PDF metadata title worth showing; authoring tools often leave "untitled" or a file name."""
+    clean = " ".join(title.split())
+    junk = re.match(r"(?i)^(untitled|microsoft word\b|document\d*$|.*\.(docx?|pdf)$)", clean)
+    return None if not clean or junk else clean

@@ -10,7 +10,7 @@ import fcntl
 import hashlib
 import json
 import logging
-import os
+import uuid
 import sys
 import time
 from collections.abc import Iterator
@@ -236,7 +236,7 @@ class Ingestor:
                 self._sweep(catalog, index)
             records = catalog.documents(target) if target else {}
             sources, scanned = discover(paths)
-            new_name = target or f"chunks-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}"
+            new_name = target or f"chunks-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
             for source in sources:
                 index = self._ingest_one(source, records.get(source.info.doc_id), catalog, store, index,
                                          new_name, summary)

@@ -33,7 +33,7 @@ def is_successor(previous: tuple[int, ...] | None, candidate: tuple[int, ...]) -
     if not candidate:
         return False
     if previous is None:
-        return candidate[-1] <= 2 and all(n <= 30 for n in candidate)
+        return all(n <= 50 for n in candidate)
     if candidate == previous + (1,):
         return True
     for depth in range(1, len(previous) + 1):
@@ -75,10 +75,15 @@ def explicit_heading(line: Line) -> Heading:
 
 
 def find_headings(lines: list[Line]) -> dict[int, Heading]:
-    """Which lines are headings. Numbered candidates must continue the outline seen so far, and a
-    bare top-level number ("4. Services") counts only if a "4.1" heading appears later."""
+    """Which lines are headings.
+
+    A numbered candidate must continue the outline seen so far, or renumber within the same parent
+    (real manuals restart 3.3.18 -> 3.3.1). A bare top-level number ("4. Services") counts only when
+    the next numbered candidate is its own child ("4.1"), which rules out numbered lists and form
+    fields."""
     candidates = {i: numbered_heading(ln.text) for i, ln in enumerate(lines) if ln.heading_level is None}
-    later_children = {h.number.split(".")[0] for h in candidates.values() if h and "." in h.number}
+    numeric = [(i, _numbers(h.number)) for i, h in sorted(candidates.items()) if h and _numbers(h.number)]
+    next_numeric = {i: numeric[k + 1][1] for k, (i, _) in enumerate(numeric[:-1])}
     found: dict[int, Heading] = {}
     previous: tuple[int, ...] | None = None
     for i, line in enumerate(lines):
@@ -95,9 +100,13 @@ def find_headings(lines: list[Line]) -> dict[int, Heading]:
         if not nums:  # "Appendix A": not part of the numeric outline
             found[i] = cand
             continue
-        if cand.level == 1 and cand.number not in later_children and not _NAMED.match(line.text.strip()):
-            continue
-        if is_successor(previous, nums):
+        named = bool(_NAMED.match(" ".join(line.text.split())))
+        if len(nums) == 1 and not named:
+            following = next_numeric.get(i)
+            if not following or following[0] != nums[0] or len(following) < 2:
+                continue
+        renumbered = previous is not None and len(nums) >= 2 and nums[:-1] == previous[:len(nums) - 1]
+        if named or is_successor(previous, nums) or renumbered:
             found[i] = cand
             previous = nums
     return found
