@@ -16,7 +16,9 @@ _FAX_BEFORE = re.compile(r"\bfax(?:ed|ing)?\b[^.\n\d]{0,20}$", re.IGNORECASE)
 _DEPARTMENT_WORDS = (r"(?:Department|Unit|Line|Team|Office|Desk|Services|Service|Center|Centre|Liaison|"
                      r"Hotline|Relations|Management|Administration|Programs?)")
 # Greedy: the longest run of capitalised words that ends in department words.
-_DEPARTMENT_RE = re.compile(rf"(?<![\w@.-])((?:[A-Z][\w&'/-]*\s+){{0,6}}{_DEPARTMENT_WORDS}(?:\s+{_DEPARTMENT_WORDS})*)\b")
+_DEPARTMENT_RE = re.compile(
+    rf"(?<![\w@.-])((?:[A-Z][\w&'/-]*\s+){{0,6}}{_DEPARTMENT_WORDS}(?:\s+{_DEPARTMENT_WORDS})*)\b"
+)
 _LEADING_NOISE = {"call", "contact", "email", "e-mail", "phone", "please", "the", "our", "your", "to", "or", "and",
                   "for", "send", "reach", "fax"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])|\n")
@@ -63,8 +65,8 @@ def sentence_around(text: str, start: int, end: int, limit: int = 320) -> str:
     left = 0
     for m in _SENTENCE_END.finditer(text, 0, start):
         left = m.end()
-    m = _SENTENCE_END.search(text, end)
-    right = m.start() if m else len(text)
+    after = _SENTENCE_END.search(text, end)
+    right = after.start() if after else len(text)
     sentence = " ".join(text[left:right].split())
     if len(sentence) <= limit:
         return sentence

@@ -84,6 +84,9 @@ class SentenceTransformerEmbedder:
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
+        # Counting runs in ingestion's worker thread while the model encodes in another; a fast
+        # tokenizer must not be shared across threads ("Already borrowed"), so counting has its own.
+        self._tokenizer_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SentenceTransformerEmbedder:
@@ -106,16 +109,12 @@ class SentenceTransformerEmbedder:
 
     @property
     def tokenizer(self) -> Any:
-        with self._lock:
-            if self._tokenizer is None:
-                if self._model is not None:
-                    self._tokenizer = self._model.tokenizer
-                else:
-                    _set_offline_defaults()
-                    from transformers import AutoTokenizer
+        if self._tokenizer is None:
+            _set_offline_defaults()
+            from transformers import AutoTokenizer
 
-                    self._tokenizer = AutoTokenizer.from_pretrained(str(self._path))
-            return self._tokenizer
+            self._tokenizer = AutoTokenizer.from_pretrained(str(self._path))
+        return self._tokenizer
 
     @property
     def dimension(self) -> int:
@@ -134,7 +133,8 @@ class SentenceTransformerEmbedder:
         """Tokens each text takes in the model's window, special tokens included."""
         if not texts:
             return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        with self._tokenizer_lock:
+            encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def embed_documents(self, texts: Sequence[str], *, progress: bool = False) -> list[list[float]]:

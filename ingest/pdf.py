@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-import re
 import logging
+import re
 from pathlib import Path
 
 from assistant.errors import DocumentError
@@ -30,7 +30,7 @@ def load_pdf_pages(path: Path) -> tuple[list[str], str | None]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError("PDF is encrypted (password-protected); provide an unprotected copy")
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata or {}).get("/Title") if reader.metadata else None
+        title = reader.metadata.get("/Title") if reader.metadata else None
     except (FileNotDecryptedError, DependencyError) as exc:
         raise DocumentError("PDF is encrypted (password-protected); provide an unprotected copy") from exc
     except PdfReadError as exc:

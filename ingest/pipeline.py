@@ -10,10 +10,11 @@ import fcntl
 import hashlib
 import json
 import logging
-import uuid
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 from assistant.catalog import Catalog, DocumentRecord
 from assistant.contacts import find_contacts, unique_mentions
-from assistant.embeddings import Embedder, SentenceTransformerEmbedder, model_name
+from assistant.embeddings import Embedder, SentenceTransformerEmbedder
 from assistant.errors import AssistantError, DocumentError, IngestBusy
 from assistant.schema import Chunk, Contact, DocumentInfo
 from assistant.settings import Settings
@@ -192,6 +193,17 @@ def extract_contacts(chunks: list[Chunk]) -> list[Contact]:
             for m, c in found if id(m) in kept]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A document loaded and chunked, waiting to be embedded and written."""
+
+    source: SourceFile
+    info: DocumentInfo
+    doc_hash: str
+    page_count: int
+    chunks: list[Chunk]
+
+
 @contextmanager
 def ingest_lock(data_dir: Path) -> Iterator[None]:
     """One ingest at a time per data directory."""
@@ -237,12 +249,7 @@ class Ingestor:
             records = catalog.documents(target) if target else {}
             sources, scanned = discover(paths)
             new_name = target or f"chunks-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
-            for source in sources:
-                index = self._ingest_one(source, records.get(source.info.doc_id), catalog, store, index,
-                                         new_name, summary)
-                if index is not None and active is None and catalog.active_collection() is None:
-                    with catalog.transaction():
-                        catalog.set_meta("active_collection", index.name)
+            index = self._ingest_all(sources, records, catalog, store, index, new_name, summary)
             if target:
                 self._remove_missing(catalog, index, records, sources, scanned, summary)
             elif rebuild:
@@ -253,46 +260,75 @@ class Ingestor:
         finally:
             catalog.close()
 
-    def _ingest_one(self, source: SourceFile, record: DocumentRecord | None, catalog: Catalog,
-                    store: ChromaStore, index: ChunkIndex | None, collection: str,
-                    summary: IngestSummary) -> ChunkIndex | None:
+    def _prepare(self, source: SourceFile, record: DocumentRecord | None) -> Prepared | DocumentOutcome:
+        """Everything before embedding: hash, load, clean, chunk. Runs ahead in a worker thread."""
         info = source.info
         try:
             if not source.path.is_file():
                 raise DocumentError("file not found (listed in the manifest?)")
             doc_hash = document_hash(source.path, info, self.settings, self.embedder.name)
             if record and record.content_hash == doc_hash and record.source_path == str(source.path):
-                summary.outcomes.append(DocumentOutcome(str(source.path), info.doc_id, "unchanged",
-                                                        record.chunk_count))
-                return index
+                return DocumentOutcome(str(source.path), info.doc_id, "unchanged", record.chunk_count)
             loaded = load_document(source.path)
             if not info.title or info.title == source.path.stem.replace("-", " ").strip():
                 info = DocumentInfo(**{**info.__dict__, "title": loaded.title or info.title})
             chunks = build_chunks(info, loaded, doc_hash, self.embedder, self.settings)
-            t0 = time.perf_counter()
-            vectors = self.embedder.embed_documents([c.embed_text for c in chunks], progress=self.progress)
-            summary.embed_seconds += time.perf_counter() - t0
+            return Prepared(source, info, doc_hash, loaded.page_count, chunks)
         except DocumentError as exc:
-            summary.outcomes.append(DocumentOutcome(str(source.path), info.doc_id, "failed", reason=exc.message))
-            return index
+            return DocumentOutcome(str(source.path), info.doc_id, "failed", reason=exc.message)
         except Exception as exc:  # a file must never stop the others; the reason is reported by path
             log.debug("failed to ingest %s", source.path, exc_info=True)
             reason = f"could not be read ({type(exc).__name__}: {exc})"
-            summary.outcomes.append(DocumentOutcome(str(source.path), info.doc_id, "failed", reason=reason))
+            return DocumentOutcome(str(source.path), info.doc_id, "failed", reason=reason)
+
+    def _ingest_all(self, sources: list[SourceFile], records: dict[str, DocumentRecord], catalog: Catalog,
+                    store: ChromaStore, index: ChunkIndex | None, collection: str,
+                    summary: IngestSummary) -> ChunkIndex | None:
+        """Embed and write each document while the next one is prepared in a worker thread."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool:
+            pending = [pool.submit(self._prepare, s, records.get(s.info.doc_id)) for s in sources[:1]]
+            for k in range(len(sources)):
+                prepared = pending.pop(0).result()
+                if k + 1 < len(sources):
+                    nxt = sources[k + 1]
+                    pending.append(pool.submit(self._prepare, nxt, records.get(nxt.info.doc_id)))
+                if isinstance(prepared, DocumentOutcome):
+                    summary.outcomes.append(prepared)
+                    continue
+                index = self._write(prepared, records.get(prepared.info.doc_id), catalog, store, index,
+                                    collection, summary)
+                if catalog.active_collection() is None and index is not None:
+                    with catalog.transaction():
+                        catalog.set_meta("active_collection", index.name)
+        return index
+
+    def _write(self, prepared: Prepared, record: DocumentRecord | None, catalog: Catalog, store: ChromaStore,
+               index: ChunkIndex | None, collection: str, summary: IngestSummary) -> ChunkIndex | None:
+        """Embed one prepared document and make it live atomically."""
+        chunks, info = prepared.chunks, prepared.info
+        t0 = time.perf_counter()
+        try:
+            vectors = self.embedder.embed_documents([c.embed_text for c in chunks], progress=self.progress)
+        except Exception as exc:
+            log.debug("failed to embed %s", prepared.source.path, exc_info=True)
+            summary.outcomes.append(DocumentOutcome(str(prepared.source.path), info.doc_id, "failed",
+                                                    reason=f"could not be embedded ({type(exc).__name__}: {exc})"))
             return index
+        summary.embed_seconds += time.perf_counter() - t0
         if index is None:
             index = store.create_index(collection, model_name=self.embedder.name, dimension=len(vectors[0]))
         index.upsert(chunks, vectors)
         new_record = DocumentRecord(
-            doc_id=info.doc_id, source_path=str(source.path), content_hash=doc_hash, title=info.title,
-            kind=info.kind, region=info.region, edition=info.edition, status=info.status, url=info.url,
-            page_count=loaded.page_count, chunk_count=len(chunks), chunk_ids=tuple(c.chunk_id for c in chunks))
+            doc_id=info.doc_id, source_path=str(prepared.source.path), content_hash=prepared.doc_hash,
+            title=info.title, kind=info.kind, region=info.region, edition=info.edition, status=info.status,
+            url=info.url, page_count=prepared.page_count, chunk_count=len(chunks),
+            chunk_ids=tuple(c.chunk_id for c in chunks))
         with catalog.transaction():
             catalog.put_document(index.name, new_record, extract_contacts(chunks))
         if record:
             index.delete([i for i in record.chunk_ids if i not in set(new_record.chunk_ids)])
         status = "updated" if record else "added"
-        summary.outcomes.append(DocumentOutcome(str(source.path), info.doc_id, status, len(chunks)))
+        summary.outcomes.append(DocumentOutcome(str(prepared.source.path), info.doc_id, status, len(chunks)))
         summary.chunks_written += len(chunks)
         return index
 

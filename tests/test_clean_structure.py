@@ -16,10 +16,12 @@ from ingest.clean import (
 from ingest.model import Line
 from ingest.structure import find_headings, is_successor, numbered_heading, split_sections
 
-
-_WORDS = ("claims eligibility referrals appeals records audits billing coverage members providers plans "
-          "forms notices letters reviews limits codes fees rates visits labs drugs beds nurses clinics "
-          "offices hours rights duties").split()
+_WORDS = [
+    'claims', 'eligibility', 'referrals', 'appeals', 'records', 'audits', 'billing', 'coverage',
+    'members', 'providers', 'plans', 'forms', 'notices', 'letters', 'reviews', 'limits', 'codes',
+    'fees', 'rates', 'visits', 'labs', 'drugs', 'beds', 'nurses', 'clinics', 'offices', 'hours',
+    'rights', 'duties',
+]
 
 
 def _pages(n: int) -> list[str]:
