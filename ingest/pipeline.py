@@ -326,7 +326,8 @@ class Ingestor:
         with catalog.transaction():
             catalog.put_document(index.name, new_record, extract_contacts(chunks))
         if record:
-            index.delete([i for i in record.chunk_ids if i not in set(new_record.chunk_ids)])
+            live = set(new_record.chunk_ids)
+            index.delete([i for i in record.chunk_ids if i not in live])
         status = "updated" if record else "added"
         summary.outcomes.append(DocumentOutcome(str(prepared.source.path), info.doc_id, status, len(chunks)))
         summary.chunks_written += len(chunks)
