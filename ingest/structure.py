@@ -37,8 +37,11 @@ def is_successor(previous: tuple[int, ...] | None, candidate: tuple[int, ...]) -
     if candidate == previous + (1,):
         return True
     for depth in range(1, len(previous) + 1):
-        if len(candidate) == depth and candidate[:-1] == previous[:depth - 1] \
-                and 0 < candidate[-1] - previous[depth - 1] <= 2:
+        step = candidate[depth - 1] - previous[depth - 1] if len(candidate) >= depth else 0
+        if candidate[:depth - 1] != previous[:depth - 1] or not 0 < step <= 2:
+            continue
+        # 1.11 -> 2, or 1.11 -> 2.1 when the new part's own heading is unnumbered ("Section 2")
+        if all(n == 1 for n in candidate[depth:]):
             return True
     return False
 
@@ -101,10 +104,8 @@ def find_headings(lines: list[Line]) -> dict[int, Heading]:
             found[i] = cand
             continue
         named = bool(_NAMED.match(" ".join(line.text.split())))
-        if len(nums) == 1 and not named:
-            following = next_numeric.get(i)
-            if not following or following[0] != nums[0] or len(following) < 2:
-                continue
+        if len(nums) == 1 and not named and not _bare_part_heading(i, nums, previous, cand, next_numeric, numeric):
+            continue
         renumbered = previous is not None and len(nums) >= 2 and nums[:-1] == previous[:len(nums) - 1]
         if named or is_successor(previous, nums) or renumbered:
             found[i] = cand
@@ -112,9 +113,39 @@ def find_headings(lines: list[Line]) -> dict[int, Heading]:
     return found
 
 
+def _bare_part_heading(i: int, nums: tuple[int, ...], previous: tuple[int, ...] | None, cand: Heading,
+                       next_numeric: dict[int, tuple[int, ...]], numeric: list[tuple[int, tuple[int, ...]]]) -> bool:
+    """Whether a bare "4. Consequences" is a part heading rather than an item of a numbered list.
+
+    It is when its own child ("4.1") follows, or when it continues the outline's top level, reads like a
+    short title, no other bare line with that number has children, and the next numbered line is not the next
+    list item right below it."""
+    following = next_numeric.get(i)
+    if following and following[0] == nums[0] and len(following) >= 2:
+        return True
+    expected = (previous[0] + 1) if previous else 1
+    if nums[0] != expected or len(cand.title.split()) > 6:
+        return False
+    twins = [line for line, other in numeric if other == nums and line != i]
+    if any(len(next_numeric.get(t, ())) >= 2 and next_numeric[t][0] == nums[0] for t in twins):
+        return False  # another "3." has its "3.1" below it: that one is the heading, this a form box
+
+    if not all(w[0].isupper() for w in cand.title.split() if len(w) > 3 and w[0].isalpha()):
+        return False
+    position = {line: k for k, (line, _) in enumerate(numeric)}
+    k = position.get(i)
+    if k is None or k + 1 >= len(numeric):
+        return True
+    next_line, next_nums = numeric[k + 1]
+    return not (next_nums == (nums[0] + 1,) and next_line - i <= 3)  # "1. Call" then "2. Fax": a list
+
+
 def _continues_as_sentence(lines: list[Line], i: int) -> bool:
     """A numbered clause wrapped onto the next line ("12.1 Provider agrees to ... or payment / in
-    full") is body text, not a heading."""
+    full") is body text, not a heading. A short line is a whole heading even if a lower-case table
+    cell follows it."""
+    if len(lines[i].text.strip()) < 50:
+        return False
     for line in lines[i + 1:i + 3]:
         text = line.text.strip()
         if text:

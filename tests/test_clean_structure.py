@@ -103,6 +103,26 @@ def test_outline_successors():
     assert is_successor((5, 3, 1), (6,))
     assert not is_successor((5, 3), (1,))
     assert not is_successor((5, 3), (5, 9))
+    assert is_successor((1, 11), (2, 1))  # part 2 whose own heading is unnumbered ("Section 2: ...")
+    assert not is_successor((1, 11), (2, 2))
+
+
+def test_bare_part_headings_without_children_are_headings():
+    """Regression: a policy's "4. Procedure", "5. Non-compliance" (no 4.1 below) were dropped, so their
+    text was filed under 3.7; the unrelated list "1. Call ... 2. Fax ..." must stay body text."""
+    texts = ["1. Purpose", "Why.", "More.", "Still more.", "2. Scope", "Who.", "More.", "Still more.", "3. Policy", "3.1 Timeframe", "Text.",
+             "4. Procedure", "Do this.", "More.", "Still more.", "5. Non-compliance", "Text.",
+             "1. Call the Line", "2. Fax the Form"]
+    found = find_headings([Line(t, 1) for t in texts])
+    assert [texts[i] for i in sorted(found)] == ["1. Purpose", "2. Scope", "3. Policy", "3.1 Timeframe",
+                                                 "4. Procedure", "5. Non-compliance"]
+
+
+def test_short_heading_above_a_lower_case_table_cell_is_kept():
+    """Regression: "7.9.3 What to Report and When" followed by a table whose first cell is "event" was
+    taken for a wrapped sentence and lost."""
+    texts = ["7.9 Sentinel Events", "Text.", "7.9.3 What to Report and When", "event", "deadline"]
+    assert len(find_headings([Line(t, 1) for t in texts])) == 2
 
 
 def test_numbered_list_inside_a_section_is_not_a_heading():

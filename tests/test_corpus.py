@@ -459,3 +459,16 @@ def test_corpus_contacts_are_seed_or_fictional(seed_texts: dict[str, str],
     bad_emails = {e for e in EMAIL.findall(text) if e.lower() not in seed_emails
                   and not re.search(r"@example\.(org|com)$", e, re.IGNORECASE)}
     assert (sorted(bad_phones), sorted(bad_emails)) == ([], [])
+
+
+@pytest.mark.parametrize("doc", RENDERED, ids=_ids(RENDERED))
+def test_ingestion_finds_every_numbered_heading_of_the_source(doc: dict[str, Any]) -> None:
+    """Regression: headings above a lower-case table cell, a part 2 after 1.11 and bare "4. Procedure"
+    parts were missed, so questions about them could never be cited to the right section."""
+    from ingest.pipeline import load_document
+    from ingest.structure import split_sections
+
+    source = (CORPUS / doc["source"]).read_text(encoding="utf-8")
+    want = [m.group(1) for m in re.finditer(r"^#{2,4} (\d+(?:\.\d+)*)\.?\s", source, re.MULTILINE)]
+    found = [s.number for s in split_sections(load_document(CORPUS / doc["file"]).lines) if s.number]
+    assert found == want
