@@ -95,3 +95,22 @@ def make_pdf(path: Path, pages: Sequence[Sequence[str]], *, header: str | None =
 @pytest.fixture
 def pdf_maker():
     return make_pdf
+
+
+class CorpusIndex:
+    """The bundled corpus ingested once per test session, laid out as the evaluation expects it
+    (``root/corpus`` is the corpus set's data dir)."""
+
+    def __init__(self, root: Path, summary: object) -> None:
+        self.root = root
+        self.summary = summary
+        self.settings = Settings(data_dir=root / "corpus")
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceTransformerEmbedder) -> CorpusIndex:
+    from ingest.pipeline import Ingestor
+
+    root = tmp_path_factory.mktemp("eval-index")
+    summary = Ingestor(Settings(data_dir=root / "corpus"), real_embedder, progress=False).run([ROOT / "corpus"])
+    return CorpusIndex(root, summary)

@@ -215,11 +215,11 @@ def test_cli_usage_errors_exit_2_and_help_explains():
         assert words in helptext.stdout
 
 
-def test_bundled_corpus_ingests_without_failures(tmp_path, embedder):
-    summary = Ingestor(Settings(data_dir=tmp_path / "d"), embedder, progress=False).run([ROOT / "corpus"])
+def test_bundled_corpus_ingests_without_failures(corpus_index):
+    summary = corpus_index.summary
     assert summary.ok, summary.to_text()
     assert summary.count("added") == 24
-    catalog, index = _index(Settings(data_dir=tmp_path / "d"))
+    catalog, index = _index(corpus_index.settings)
     contacts = {c.value for c in catalog.contacts(index.name)}
     assert {"503-813-3376", "503-813-3810", "Ji-Liaison@kp.org", "626-405-5386",
             "Medicaid-PROV-Team@kp.org", "Medi-Cal-State-Programs@kp.org"} <= contacts

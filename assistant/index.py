@@ -1,0 +1,48 @@
+"""A read-only view of the live index: the active collection, its chunks, documents and contacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assistant.catalog import Catalog, DocumentRecord
+from assistant.errors import IndexNotReady
+from assistant.schema import Chunk, Contact
+from assistant.settings import Settings
+from assistant.store import ChromaStore, ChunkIndex
+
+
+@dataclass
+class IndexSnapshot:
+    """What one ingest made live, loaded once: chunks in document order, documents and contacts."""
+
+    collection: str
+    index: ChunkIndex
+    chunks: dict[str, Chunk]
+    documents: dict[str, DocumentRecord]
+    contacts: list[Contact]
+
+    @classmethod
+    def open(cls, settings: Settings, store: ChromaStore | None = None) -> IndexSnapshot:
+        """Load the active collection; IndexNotReady when nothing has been ingested."""
+        if not settings.catalog_path.is_file():
+            raise IndexNotReady(f"no index in {settings.data_dir}; run 'provider-assistant ingest' first")
+        catalog = Catalog(settings.catalog_path)
+        try:
+            collection = catalog.active_collection()
+            if collection is None:
+                raise IndexNotReady(f"no index in {settings.data_dir}; run 'provider-assistant ingest' first")
+            documents = catalog.documents(collection)
+            contacts = catalog.contacts(collection)
+        finally:
+            catalog.close()
+        index = (store or ChromaStore.open(settings)).get_index(collection)
+        live = [cid for record in documents.values() for cid in record.chunk_ids]
+        chunks = sorted(index.get(live), key=lambda c: (c.doc_id, c.n))
+        return cls(collection, index, {c.chunk_id: c for c in chunks}, documents, contacts)
+
+    def neighbours(self, chunk: Chunk, before: int = 1, after: int = 1) -> list[Chunk]:
+        """The chunk with its neighbours in the same document, in document order."""
+        ids = self.documents[chunk.doc_id].chunk_ids if chunk.doc_id in self.documents else (chunk.chunk_id,)
+        ordered = sorted((self.chunks[i] for i in ids if i in self.chunks), key=lambda c: c.n)
+        pos = next((i for i, c in enumerate(ordered) if c.chunk_id == chunk.chunk_id), 0)
+        return ordered[max(0, pos - before): pos + after + 1]
