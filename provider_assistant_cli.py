@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from assistant import cli as ask_cli
 from evals import cli as eval_cli
 from ingest import cli as ingest_cli
 
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     ingest_cli.add_parser(sub, common)
+    ask_cli.add_parser(sub, common)
     eval_cli.add_parser(sub, common)
     return parser
 

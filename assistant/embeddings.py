@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.settings import BUNDLED_MODEL, Settings
+
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -104,6 +107,7 @@ class SentenceTransformerEmbedder:
                 _set_offline_defaults()
                 from sentence_transformers import SentenceTransformer
 
+                log.info("loading embedding model %s", self._path)
                 self._model = SentenceTransformer(str(self._path), device=pick_device(self._device))
             return self._model
 

@@ -28,6 +28,18 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=240, description="Most tokens of one embedded chunk (model window: 256).")
     chunk_overlap_tokens: int = 40
     min_chunk_tokens: int = Field(default=60, description="Sections smaller than this merge with neighbours.")
+    abstain_below: float = Field(default=0.15, description="Answer confidence under which the assistant abstains "
+                                 "(calibrated on the evaluation questions, see evals/calibrate.py).")
+    fallback_contacts: dict[str, str] = Field(
+        default={"Northwest": r"Provider Relations Department", "California": r"Medi-Cal-State-Programs@",
+                 "default": r"Provider Relations Department"},
+        description="Region -> pattern that finds, in the contact directory, where to route a question the "
+                    "sources do not answer.")
+    urgent_query: str = Field(default="sentinel event report notify immediately within 24 hours",
+                              description="What to look up first when a question reports harm to a member.")
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for the LLM writer.")
+    llm_model: str | None = None
+    llm_api_key: str | None = None
 
     @model_validator(mode="after")
     def _check_chunking(self) -> Settings:

@@ -57,23 +57,33 @@ def section_ranking(passages: Sequence[Passage]) -> list[Passage]:
     return out
 
 
+def answer_parts(gold: Sequence[Gold]) -> list[list[Gold]]:
+    """The pieces an answer needs, each with its alternative places (gold entries sharing a part)."""
+    parts: dict[int, list[Gold]] = {}
+    for g in gold:
+        parts.setdefault(g.part, []).append(g)
+    return list(parts.values())
+
+
 def retrieval_scores(gold: Sequence[Gold], passages: Sequence[Passage]) -> dict[str, float]:
-    """hit@k, recall@10, MRR@10 and nDCG@10 (binary gains, one credit per gold place) at section level."""
+    """hit@k, recall@10, MRR@10 and nDCG@10 at section level. Binary gains, one credit per answer part
+    (a part is found when any of its alternative places is)."""
+    parts = answer_parts(gold)
     units = section_ranking(passages)[:10]
     credited: set[int] = set()
     gains: list[float] = []
     first: int | None = None
     for rank, p in enumerate(units, start=1):
-        new = {i for i, g in enumerate(gold) if i not in credited and matches(g, p)}
-        if any(matches(g, p) for g in gold) and first is None:
+        found = {i for i, alts in enumerate(parts) if any(matches(g, p) for g in alts)}
+        if found and first is None:
             first = rank
-        credited |= new
-        gains.append(1.0 if new else 0.0)
+        gains.append(1.0 if found - credited else 0.0)
+        credited |= found
     scores = {f"hit@{k}": float(first is not None and first <= k) for k in K_VALUES}
-    scores["recall@10"] = len(credited) / len(gold) if gold else 0.0
+    scores["recall@10"] = len(credited) / len(parts) if parts else 0.0
     scores["mrr@10"] = 1.0 / first if first else 0.0
     dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(gold), 10)))
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(parts), 10)))
     scores["ndcg@10"] = dcg / ideal if ideal else 0.0
     return scores
 
@@ -131,7 +141,8 @@ def answer_checks(q: Question, answer: dict[str, Any], cited: Sequence[Passage],
     if q.gold and not q.abstain:
         good = [p for p in cited if any(matches(g, p) for g in q.gold)]
         checks["citation_precision"] = len(good) / len(cited) if cited else 0.0
-        checks["citation_recall"] = (sum(any(matches(g, p) for p in cited) for g in q.gold) / len(q.gold))
+        parts = answer_parts(q.gold)
+        checks["citation_recall"] = sum(any(matches(g, p) for g in alts for p in cited) for alts in parts) / len(parts)
     return checks
 
 

@@ -19,6 +19,7 @@ class Gold(BaseModel):
     doc_id: str
     section: str | None = None
     pages: tuple[int, ...] = ()
+    part: int = 1  # entries with the same part are alternative places for one piece of the answer
 
     @model_validator(mode="after")
     def _one_locator(self) -> Gold:

@@ -92,6 +92,17 @@ def render_report(summary: dict[str, Any], rows: Sequence[dict[str, Any]], chart
     return "\n".join(lines)
 
 
+def _grouped_bars(ax: Any, labels: Sequence[str], series: dict[str, list[float]], title: str) -> None:
+    """One group of bars per label, one bar per system."""
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar([x + i * width for x in range(len(labels))], values, width, label=name)
+    ax.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(labels))], labels, rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
 def render_charts(summary: dict[str, Any], rows: Sequence[dict[str, Any]], out: Path) -> list[str]:
     """PNG charts per set: hit@5 by kind for every system, headline metrics, latency distribution."""
     import matplotlib
@@ -100,42 +111,28 @@ def render_charts(summary: dict[str, Any], rows: Sequence[dict[str, Any]], out: 
     import matplotlib.pyplot as plt
 
     written: list[str] = []
-    for set_name, entry in summary["sets"].items():
-        if "skipped" in entry:
-            continue
-        systems = list(entry["systems"])
-        sut = entry["system_under_test"]
-        kinds = list(entry["systems"][sut]["by_kind"])
-        fig, ax = plt.subplots(figsize=(max(6, len(kinds) * 1.1), 4))
-        width = 0.8 / max(1, len(systems))
-        for i, s in enumerate(systems):
-            vals = [entry["systems"][s]["by_kind"].get(k, {}).get("hit@5") or 0 for k in kinds]
-            ax.bar([x + i * width for x in range(len(kinds))], vals, width, label=s)
-        ax.set_xticks([x + width * (len(systems) - 1) / 2 for x in range(len(kinds))], kinds, rotation=30, ha="right")
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel("section hit@5")
-        ax.set_title(f"{set_name}: hit@5 by question kind")
-        ax.legend(fontsize=8)
+
+    def save(fig: Any, name: str) -> None:
         fig.tight_layout()
-        name = f"{set_name}-hit5-by-kind.png"
         fig.savefig(out / name, dpi=100)
         plt.close(fig)
         written.append(name)
 
+    for set_name, entry in summary["sets"].items():
+        if "skipped" in entry:
+            continue
+        systems = entry["systems"]
+        kinds = list(systems[entry["system_under_test"]]["by_kind"])
+        fig, ax = plt.subplots(figsize=(max(6, len(kinds) * 1.1), 4))
+        _grouped_bars(ax, kinds, {s: [v["by_kind"].get(k, {}).get("hit@5") or 0 for k in kinds]
+                                  for s, v in systems.items()}, f"{set_name}: section hit@5 by question kind")
+        save(fig, f"{set_name}-hit5-by-kind.png")
+
         metrics = ["hit@1", "hit@5", "mrr@10", "ndcg@10", "term_recall", "contact_routing"]
         fig, ax = plt.subplots(figsize=(8, 4))
-        for i, s in enumerate(systems):
-            vals = [entry["systems"][s]["overall"].get(m) or 0 for m in metrics]
-            ax.bar([x + i * width for x in range(len(metrics))], vals, width, label=s)
-        ax.set_xticks([x + width * (len(systems) - 1) / 2 for x in range(len(metrics))], metrics)
-        ax.set_ylim(0, 1.05)
-        ax.set_title(f"{set_name}: headline metrics")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        name = f"{set_name}-headline.png"
-        fig.savefig(out / name, dpi=100)
-        plt.close(fig)
-        written.append(name)
+        _grouped_bars(ax, metrics, {s: [v["overall"].get(m) or 0 for m in metrics] for s, v in systems.items()},
+                      f"{set_name}: headline metrics")
+        save(fig, f"{set_name}-headline.png")
 
         fig, ax = plt.subplots(figsize=(7, 4))
         for s in systems:
@@ -147,9 +144,5 @@ def render_charts(summary: dict[str, Any], rows: Sequence[dict[str, Any]], out: 
         ax.set_ylabel("questions")
         ax.set_title(f"{set_name}: latency distribution")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        name = f"{set_name}-latency.png"
-        fig.savefig(out / name, dpi=100)
-        plt.close(fig)
-        written.append(name)
+        save(fig, f"{set_name}-latency.png")
     return written

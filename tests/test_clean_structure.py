@@ -110,7 +110,8 @@ def test_outline_successors():
 def test_bare_part_headings_without_children_are_headings():
     """Regression: a policy's "4. Procedure", "5. Non-compliance" (no 4.1 below) were dropped, so their
     text was filed under 3.7; the unrelated list "1. Call ... 2. Fax ..." must stay body text."""
-    texts = ["1. Purpose", "Why.", "More.", "Still more.", "2. Scope", "Who.", "More.", "Still more.", "3. Policy", "3.1 Timeframe", "Text.",
+    texts = ["1. Purpose", "Why.", "More.", "Still more.", "2. Scope", "Who.", "More.", "Still more.",
+             "3. Policy", "3.1 Timeframe", "Text.",
              "4. Procedure", "Do this.", "More.", "Still more.", "5. Non-compliance", "Text.",
              "1. Call the Line", "2. Fax the Form"]
     found = find_headings([Line(t, 1) for t in texts])

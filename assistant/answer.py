@@ -1,0 +1,140 @@
+"""The default answerer: extractive and grounded. It picks the source sentences that answer the
+question, orders them action first, and marks each with its citation. Its only own words are short
+connective templates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.contacts import EMAIL_RE, PHONE_RE
+from assistant.lexical import STOPWORDS
+from assistant.retrieval import Hit, domain_tokens
+from assistant.schema import Chunk
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])|\n+|(?<=:)\s+(?=[A-Z])|\s+(?=- )|\s*[·•▪]\s+")
+_ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|No|Dr|Mr|Ms|Mrs|St|vs|U\.S|a\.m|p\.m)\.$")
+_TIME = re.compile(r"\b\d+\s*(?:calendar\s+|business\s+|working\s+)?(?:days?|hours?|months?|years?|weeks?)\b|"
+                   r"\bwithin\b|\bimmediately\b|\bnext business day\b", re.IGNORECASE)
+_ACTION = re.compile(r"^(?:call|send|submit|e-?mail|fax|mail|notify|report|contact|complete|return|sign|include|"
+                     r"use|file|request|verify|attach|obtain|keep|ask|refer|tell|write|give|log in|sign in|go to)\b|"
+                     r"\b(?:must|should|need to|are required to|is required to)\b", re.IGNORECASE)
+_ASKS_TIME = re.compile(r"\bhow (long|soon|quickly|fast|many days|late)|\bwhen\b|\bdeadline|\btime ?(limit|frame)|"
+                        r"\bwithin\b|\bhow much time|\bdays?\b|\bhours?\b", re.IGNORECASE)
+_ASKS_CONTACT = re.compile(r"\bwho\b|\bcall\b|\bphone\b|\bnumber\b|\be-?mail\b|\bfax\b|\bcontact\b|\breach\b|"
+                           r"\bsend\b|\bsubmit\b|\bwhere\b|\baddress\b|\btalk to\b|\bline\b", re.IGNORECASE)
+MAX_SENTENCES = 4
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    chunk: Chunk
+    rank: int  # of its chunk in the retrieval
+    position: int  # within its chunk
+
+
+@dataclass(frozen=True)
+class Picked:
+    sentence: Sentence
+    score: float
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and list items of a passage (abbreviations like "e.g." do not end a sentence)."""
+    parts: list[str] = []
+    buffer = ""
+    for piece in _SENTENCE_END.split(text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        buffer = f"{buffer} {piece}".strip() if buffer else piece
+        if _ABBREV_END.search(buffer):
+            continue
+        parts.append(buffer)
+        buffer = ""
+    if buffer:
+        parts.append(buffer)
+    return [p.lstrip("- ").strip() for p in parts if len(p.strip("- ")) > 2]
+
+
+def candidate_sentences(hits: Sequence[Hit], limit: int = 6) -> list[Sentence]:
+    out: list[Sentence] = []
+    for rank, hit in enumerate(hits[:limit]):
+        for pos, text in enumerate(split_sentences(hit.chunk.text)):
+            if 12 <= len(text) <= 600 and not _is_heading_echo(text, hit.chunk):
+                out.append(Sentence(text, hit.chunk, rank, pos))
+    return out
+
+
+def _is_heading_echo(text: str, chunk: Chunk) -> bool:
+    return any(text.strip().rstrip(".") == h.strip() for h in chunk.heading_path) or text == chunk.doc_title
+
+
+def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, urgent: bool) -> float:
+    tokens = set(domain_tokens(s.text))
+    # A list item ("Scan the signed form and e-mail it") is about what its headings say it is about.
+    context = set(domain_tokens(" ".join(s.chunk.heading_path))) - tokens
+    total = sum(query_tokens.values()) or 1.0
+    overlap = (sum(w for t, w in query_tokens.items() if t in tokens)
+               + 0.6 * sum(w for t, w in query_tokens.items() if t in context)) / total
+    score = overlap + 0.25 / (1 + s.rank) + 0.04 / (1 + s.position)
+    if _ASKS_TIME.search(question) and _TIME.search(s.text):
+        score += 0.25
+    if _ASKS_CONTACT.search(question) and (PHONE_RE.search(s.text) or EMAIL_RE.search(s.text)):
+        score += 0.2
+    if urgent and re.search(r"\b(notify|report|immediately|within 24 hours|call)\b", s.text, re.IGNORECASE):
+        score += 0.3
+    if len(s.text) > 250:  # table rows run together: hard to read as an answer
+        score -= 0.15 + 0.15 * (len(s.text) > 400)
+    return score
+
+
+def pick_sentences(hits: Sequence[Hit], question: str, query: str, idf: dict[str, float], *,
+                   urgent: bool = False) -> list[Picked]:
+    """The few sentences that answer: the best, then others close to it, at most two per chunk."""
+    weights = {t: idf.get(t, 1.0) for t in domain_tokens(query) if t not in STOPWORDS and len(t) > 2}
+    scored = sorted((Picked(s, score_sentence(s, weights, question, urgent)) for s in candidate_sentences(hits)),
+                    key=lambda p: -p.score)
+    if not scored:
+        return []
+    best = scored[0].score
+    picked: list[Picked] = []
+    per_chunk: dict[str, int] = {}
+    seen_text: set[str] = set()
+    for p in scored:
+        key = re.sub(r"\W+", " ", p.sentence.text.lower()).strip()
+        if key in seen_text or p.score < best * 0.6 or per_chunk.get(p.sentence.chunk.chunk_id, 0) >= 2:
+            continue
+        if any(_near_duplicate(key, other) for other in seen_text):
+            continue
+        picked.append(p)
+        seen_text.add(key)
+        per_chunk[p.sentence.chunk.chunk_id] = per_chunk.get(p.sentence.chunk.chunk_id, 0) + 1
+        if len(picked) == MAX_SENTENCES:
+            break
+    return picked
+
+
+def _near_duplicate(a: str, b: str) -> bool:
+    wa, wb = set(a.split()), set(b.split())
+    return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) > 0.8
+
+
+def order_for_reading(picked: Sequence[Picked]) -> list[Picked]:
+    """The action the provider must take first, then the rest by score; sentences of one chunk stay in
+    their document order."""
+    def key(p: Picked) -> tuple[int, float]:
+        return (0 if _ACTION.search(p.sentence.text) else 1, -p.score)
+
+    ordered = sorted(picked, key=key)
+    by_chunk: dict[str, list[Picked]] = {}
+    for p in ordered:
+        by_chunk.setdefault(p.sentence.chunk.chunk_id, []).append(p)
+    out: list[Picked] = []
+    for p in ordered:
+        group = by_chunk.pop(p.sentence.chunk.chunk_id, None)
+        if group:
+            out += sorted(group, key=lambda g: g.sentence.position)
+    return out

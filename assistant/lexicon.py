@@ -1,0 +1,57 @@
+"""How office staff write versus how manuals write: shorthand and lay words mapped to the manual's
+terms. Used only to add words to a query (never to change an answer)."""
+
+from __future__ import annotations
+
+import re
+
+# Lay word or office shorthand -> the words a provider manual uses for it.
+LAY_TERMS: dict[str, str] = {
+    "pt": "patient member", "pts": "patients members", "patient": "member", "patients": "members",
+    "doc": "physician practitioner", "docs": "physicians practitioners", "doctor": "physician practitioner",
+    "doctors": "physicians practitioners", "np": "nurse practitioner", "md": "physician",
+    "auth": "authorization", "auths": "authorizations", "preauth": "prior authorization", "pa": "prior authorization",
+    "precert": "precertification", "kp": "Kaiser Permanente", "kaiser": "Kaiser Permanente",
+    "appt": "appointment", "appts": "appointments", "yr": "year", "yrs": "years", "mo": "month", "mos": "months",
+    "hrs": "hours", "hr": "hour", "wk": "week", "wks": "weeks", "obs": "observation", "dx": "diagnosis",
+    "rx": "prescription pharmacy", "meds": "medications", "med": "medication", "chart": "medical record",
+    "charts": "medical records", "notes": "medical record documentation", "er": "emergency", "ed": "emergency",
+    "peds": "pediatric children", "kids": "children", "kid": "child", "mom": "parent", "dad": "parent",
+    "refund": "overpayment", "money": "payment", "paid": "payment", "pay": "payment", "denied": "denial",
+    "contest": "dispute appeal", "fight": "dispute appeal", "disagree": "dispute appeal", "lobby": "waiting",
+    "wait": "waiting", "fire": "retaliation", "translate": "interpreter", "translator": "interpreter",
+    "translation": "interpreter", "paroled": "incarceration release justice involved", "jail": "incarceration",
+    "prison": "incarceration", "parole": "incarceration release", "homeless": "housing", "owns": "ownership",
+    "owner": "ownership", "owners": "ownership", "password": "sign on account", "login": "sign on account",
+    "log": "sign", "portal": "online", "late": "timely", "deadline": "timely filing limit", "hire": "new staff",
+    "hired": "new staff", "receptionist": "staff", "receptionists": "staff", "comp": "compensation",
+    "injured": "injury", "hurt": "injury harm", "died": "death", "dead": "death", "mistake": "error",
+    "bill": "billing claim", "bills": "claims", "invoice": "claim", "ins": "insurance coverage",
+    "secondary": "coordination of benefits other coverage", "primary": "coordination of benefits",
+    "moving": "change of address", "moved": "change of address", "address": "demographic change",
+    "retire": "termination", "quit": "termination", "leaving": "termination", "ssn": "social security",
+    "tin": "taxpayer identification number", "npi": "national provider identifier", "fax": "fax",
+    "hotline": "hotline", "anonymous": "anonymous", "cert": "certificate", "certs": "certificates",
+    "attest": "attestation", "signed": "attestation signature", "sheet": "form", "paperwork": "form",
+    "dme": "durable medical equipment", "labs": "laboratory", "lab": "laboratory", "xray": "imaging",
+    "mri": "imaging", "ct": "imaging", "snf": "skilled nursing facility", "rehab": "rehabilitation",
+    "hospice": "hospice", "admit": "admission", "admitted": "admission", "discharge": "discharge",
+    "weekend": "weekend holiday", "holiday": "holiday weekend", "days": "days", "urgent": "expedited",
+    "send": "submit e-mail", "turn": "submit return", "rush": "expedited", "asap": "expedited", "stat": "expedited",
+}
+# Phrases whose meaning no single word carries ("how long do I have to ..." asks for a time limit).
+LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bhow (long|late|soon|many days|much time)\b|\bdeadline|\bcut ?off\b|\btime ?(limit|frame)",
+                re.IGNORECASE), "timely timeframe within days limit"),
+    (re.compile(r"\b(file|submit|send|bill)\w*\b.{0,30}\bclaims?\b", re.IGNORECASE), "claims filing"),
+    (re.compile(r"\bget (it|this|them) back\b|\bpaid (twice|double)\b", re.IGNORECASE), "overpayment refund"),
+]
+_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+
+
+def lay_expansion(query: str) -> str:
+    """The manual's words for the lay words and shorthand in a query (empty when there are none)."""
+    extra = [LAY_TERMS[w.lower()] for w in _WORD.findall(query) if w.lower() in LAY_TERMS
+             and LAY_TERMS[w.lower()] != w.lower()]
+    extra += [words for pattern, words in LAY_PHRASES if pattern.search(query)]
+    return " ".join(dict.fromkeys(extra))

@@ -1,0 +1,188 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 rankings fused, aware of editions and regions."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.embeddings import Embedder
+from assistant.index import IndexSnapshot
+from assistant.lexical import STOPWORDS, LexicalIndex, plain_tokens
+from assistant.schema import Chunk
+from assistant.vocabulary import Vocabulary
+
+_OLD_EDITION = re.compile(r"\b(old|older|previous|outdated|superseded|former|used to be|back in|"
+                          r"19\d\d|20(?:0\d|1\d|2[0-4]))\b", re.IGNORECASE)
+_CURRENT_EDITION = re.compile(r"\b(now|current(ly)?|today|latest|newest|new|still (good|valid|ok|right|correct)|"
+                              r"these days|this year|20(?:2[5-9]))\b", re.IGNORECASE)
+
+
+def wants_old_edition(question: str, context: str = "") -> bool:
+    """Whether a question asks what a superseded edition said. Words of the present ("now", "current",
+    "still good?") win over words of the past; a follow-up inherits the earlier turn's wish."""
+    if _CURRENT_EDITION.search(question):
+        return False
+    if _OLD_EDITION.search(question):
+        return True
+    return bool(context) and wants_old_edition(context)
+
+
+REGIONS = {
+    "California": re.compile(r"\b(medi-?\s?cal|california|calif|dhcs|apl|ecm|chw|jil|justice[- ]involved|"
+                             r"community supports|epsdt|prop(osition)? 56|\bca\b)", re.IGNORECASE),
+    "Northwest": re.compile(r"\b(oregon|washington|northwest|portland|vancouver|ohp|apple health|"
+                            r"oregon health plan|\bnw\b)", re.IGNORECASE),
+}
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: claims/claim, notified/notify, billing/bill."""
+    for suffix, repl in (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)] + repl
+    return word
+
+
+def domain_tokens(text: str) -> list[str]:
+    return [stem(t) for t in plain_tokens(text)]
+
+
+def search_text(chunk: Chunk) -> str:
+    """What the lexical index sees: document title, heading path and text."""
+    return " ".join((chunk.doc_title, " ".join(chunk.heading_path), chunk.text))
+
+
+def title_text(chunk: Chunk) -> str:
+    """A chunk's place in its document, as words: document title and heading path."""
+    return " > ".join((chunk.doc_title, *chunk.heading_path))
+
+
+def detect_region(text: str) -> str | None:
+    """The region a question names, if exactly one."""
+    named = [region for region, pattern in REGIONS.items() if pattern.search(text)]
+    return named[0] if len(named) == 1 else None
+
+
+def region_of(chunk: Chunk) -> str | None:
+    for region in REGIONS:
+        if chunk.region and region.lower() in chunk.region.lower():
+            return region
+    if chunk.region and "oregon" in chunk.region.lower():
+        return "Northwest"
+    return None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the two signals behind it."""
+
+    chunk: Chunk
+    score: float
+    dense: float  # cosine similarity
+    lexical: float  # raw BM25 score
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    hits: list[Hit]
+    query: str  # after expansion
+    coverage: float  # share of the query's (idf-weighted) words found in the top hits
+    top_dense: float
+
+
+class HybridRetriever:
+    """Dense + BM25 fused by reciprocal rank, with metadata preferences and section diversity."""
+
+    def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, vocabulary: Vocabulary, *,
+                 rrf_k: int = 20, candidates: int = 40, lexical_weight: float = 1.0) -> None:
+        self.snapshot = snapshot
+        self.embedder = embedder
+        self.vocabulary = vocabulary
+        self.rrf_k = rrf_k
+        self.candidates = candidates
+        self.lexical_weight = lexical_weight
+        self.chunks = list(snapshot.chunks.values())
+        self.position = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        self.lexical = LexicalIndex([search_text(c) for c in self.chunks], domain_tokens)
+        df: Counter[str] = Counter()
+        self.chunk_tokens: list[set[str]] = []
+        for c in self.chunks:
+            tokens = set(domain_tokens(search_text(c)))
+            self.chunk_tokens.append(tokens)
+            df.update(tokens)
+        n = max(1, len(self.chunks))
+        self.idf = {t: math.log(1 + n / f) for t, f in df.items()}
+        self.max_idf = math.log(1 + n)
+
+    def search(self, query: str, *, k: int = 10, region: str | None = None, old_edition: bool | None = None,
+               boost_docs: Iterable[str] = (), exclude_superseded: bool = False) -> Retrieval:
+        expanded = self.vocabulary.expand(query)
+        wants_old = wants_old_edition(query) if old_edition is None else old_edition
+        query_vector = self.embedder.embed_query(expanded)
+        dense = self.snapshot.index.query(query_vector, self.candidates)
+
+        dense_rank = {h.chunk.chunk_id: r for r, h in enumerate(dense) if h.chunk.chunk_id in self.position}
+        dense_score = {h.chunk.chunk_id: h.score for h in dense}
+        lexical_scores = self.lexical.scores(expanded)
+        top_lex = np.argsort(-lexical_scores, kind="stable")[: self.candidates]
+        lexical_rank = {self.chunks[i].chunk_id: r for r, i in enumerate(top_lex) if lexical_scores[i] > 0}
+        boosted = set(boost_docs)
+        fused: list[Hit] = []
+        for cid in set(dense_rank) | set(lexical_rank):
+            chunk = self.snapshot.chunks[cid]
+            score = 0.0
+            if cid in dense_rank:
+                score += 1.0 / (self.rrf_k + dense_rank[cid])
+            if cid in lexical_rank:
+                score += self.lexical_weight / (self.rrf_k + lexical_rank[cid])
+            score *= self._preference(chunk, region, wants_old, boosted)
+            if exclude_superseded and chunk.status == "superseded" and not wants_old:
+                continue
+            fused.append(Hit(chunk, score, dense_score.get(cid, 0.0), float(lexical_scores[self.position[cid]])))
+        fused.sort(key=lambda h: -h.score)
+        hits = diversify(fused, k)
+        return Retrieval(hits, expanded, self.coverage(expanded, hits[:5]),
+                         max((h.dense for h in hits[:5]), default=0.0))
+
+    def _preference(self, chunk: Chunk, region: str | None, wants_old: bool, boosted: set[str]) -> float:
+        factor = 1.0
+        if chunk.status == "superseded":
+            factor *= 1.6 if wants_old else 0.35
+        chunk_region = region_of(chunk)
+        if region and chunk_region and chunk_region != region:
+            factor *= 0.55
+        if chunk.doc_id in boosted:
+            factor *= 1.3
+        return factor
+
+    def coverage(self, query: str, hits: Sequence[Hit]) -> float:
+        """How much of the query (weighted by rarity) the top hits contain: low for questions the corpus
+        has no words for ("dental fee schedule in Texas")."""
+        tokens = {t for t in domain_tokens(query) if t not in STOPWORDS and len(t) > 2}
+        if not tokens:
+            return 0.0
+        found: set[str] = set()
+        for h in hits:
+            found |= self.chunk_tokens[self.position[h.chunk.chunk_id]]
+        weight = {t: self.idf.get(t, self.max_idf * 1.5) for t in tokens}
+        return sum(w for t, w in weight.items() if t in found) / sum(weight.values())
+
+
+def diversify(hits: Sequence[Hit], k: int, per_section: int = 2) -> list[Hit]:
+    """At most ``per_section`` chunks of one section in the first ``k``; the rest follow in order."""
+    seen: Counter[tuple[str, str]] = Counter()
+    first: list[Hit] = []
+    rest: list[Hit] = []
+    for h in hits:
+        key = (h.chunk.doc_id, h.chunk.section)
+        if seen[key] < per_section and len(first) < k:
+            seen[key] += 1
+            first.append(h)
+        else:
+            rest.append(h)
+    return first + rest

@@ -1,0 +1,183 @@
+"""Contact routing: which department to contact for the question, from the contact directory built at
+ingestion. Every value comes from a document and is checked verbatim before it leaves."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.contacts import EMAIL_RE, PHONE_RE
+from assistant.index import IndexSnapshot
+from assistant.lexical import LexicalIndex
+from assistant.retrieval import Hit, domain_tokens, region_of
+from assistant.schema import Contact
+
+log = logging.getLogger(__name__)
+
+_ASKS_FAX = re.compile(r"\bfax", re.IGNORECASE)
+_TABLE_CELL = re.compile(r"\s*\|\s*|\s{2,}")
+
+
+@dataclass(frozen=True)
+class Routed:
+    """A department to contact, with its numbers as printed and the passage that gives them."""
+
+    department: str
+    phone: str | None
+    email: str | None
+    fax: str | None
+    purpose: str
+    region: str | None
+    source_chunk_id: str
+    doc_id: str
+    score: float
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"department": self.department, "phone": self.phone, "email": self.email, "fax": self.fax,
+                "purpose": self.purpose, "region": self.region, "source_chunk_id": self.source_chunk_id}
+
+
+_DEPARTMENT_WORDS = re.compile(r"(Department|Unit|Line|Team|Office|Desk|Services?|Center|Liaison|Hotline|Relations|"
+                               r"Programs?|Coordinator|Administration|Support|Management)\)?$")
+
+
+@dataclass(frozen=True)
+class ContactProfile:
+    """A directory contact with the words around it that say whom it reaches and what for."""
+
+    contact: Contact
+    department: str
+    text: str  # from the previous contact in its passage to the next one: the row or sentence it lives in
+
+
+def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
+    """One profile per directory entry; table rows get their own cells, not their neighbours'."""
+    profiles = []
+    for contact in snapshot.contacts:
+        chunk = snapshot.chunks.get(contact.chunk_id)
+        text = chunk.text if chunk else contact.context
+        at = text.find(contact.value)
+        if at < 0:
+            profiles.append(ContactProfile(contact, contact.department or "Contact", contact.context))
+            continue
+        values = sorted({m.start(): m.end() for m in (*PHONE_RE.finditer(text), *EMAIL_RE.finditer(text))}.items())
+        prev_end = max((e for s, e in values if e <= at), default=max(0, at - 300))
+        next_start = min((s for s, e in values if s > at), default=min(len(text), at + 300))
+        before = text[max(prev_end, at - 300):at]
+        after = text[at + len(contact.value):min(next_start, at + 300)]
+        profiles.append(ContactProfile(contact, department_label(contact, before), f"{before} {after}"))
+    return profiles
+
+
+def department_label(contact: Contact, before: str) -> str:
+    """The department a contact reaches, as printed next to it when that is short (a table cell)."""
+    if contact.department and _DEPARTMENT_WORDS.search(contact.department) and len(contact.department.split()) > 1:
+        return contact.department
+    cell = re.sub(r"\s+", " ", re.split(r"[.:;!?]\s", before)[-1]).strip(" ,-–(")
+    words = cell.split()
+    if 1 <= len(words) <= 8 and sum(w[:1].isupper() for w in words) >= len(words) / 2 \
+            and not re.search(r"\b(call|contact|ask|send|to|at|please|use|e-?mail)\b", cell, re.IGNORECASE):
+        return cell
+    return contact.section.lstrip("0123456789. ") or "Contact"
+
+
+class ContactRouter:
+    """Scores directory contacts against a question: lexical match with their row or sentence, plus a
+    preference for contacts printed in the passages retrieved for the answer."""
+
+    def __init__(self, snapshot: IndexSnapshot, evidence_weight: float = 1.0) -> None:
+        self.snapshot = snapshot
+        self.evidence_weight = evidence_weight
+        self.profiles = build_profiles(snapshot)
+        self.lexical = LexicalIndex([f"{p.department} {p.text}" for p in self.profiles], domain_tokens)
+
+    def route(self, question: str, query: str, hits: Sequence[Hit], region: str | None, *,
+              limit: int = 2) -> list[Routed]:
+        scores = self.lexical.scores(query)
+        top = float(scores.max()) if len(scores) else 0.0
+        evidence_rank = {h.chunk.chunk_id: r for r, h in enumerate(hits[:6])}
+        asks_fax = bool(_ASKS_FAX.search(question))
+        best: dict[str, tuple[float, ContactProfile]] = {}
+        for profile, raw in zip(self.profiles, scores, strict=True):
+            c = profile.contact
+            score = (float(raw) / top if top > 0 else 0.0)
+            if c.chunk_id in evidence_rank:
+                score += self.evidence_weight / (1 + evidence_rank[c.chunk_id])
+            contact_region = _region(c, self.snapshot)
+            if region and contact_region and contact_region != region:
+                score *= 0.5
+            if c.kind == "fax" and not asks_fax:
+                score *= 0.5
+            key = c.value.lower()
+            if key not in best or score > best[key][0]:
+                best[key] = (score, profile)
+        ranked = sorted(best.values(), key=lambda x: -x[0])
+        if not ranked or ranked[0][0] <= 0:
+            return []
+        out: list[Routed] = []
+        used: set[str] = set()
+        for score, profile in ranked:
+            if score < ranked[0][0] * 0.8 or len(out) == limit:
+                break
+            routed = self._with_siblings(profile, score)
+            values = {v.lower() for v in (routed.phone, routed.email, routed.fax) if v}
+            if values & used:
+                continue
+            used |= values
+            out.append(routed)
+        return out
+
+    def _with_siblings(self, profile: ContactProfile, score: float) -> Routed:
+        """The contact with the other numbers of the same department printed in the same passage."""
+        c = profile.contact
+        by_kind = {c.kind: c.value}
+        for other in self.profiles:
+            o = other.contact
+            if o.chunk_id == c.chunk_id and o.kind not in by_kind and other.department == profile.department:
+                by_kind[o.kind] = o.value
+        purpose = _TABLE_CELL.sub(" ", c.context).strip()
+        return Routed(department=profile.department, phone=by_kind.get("phone"), email=by_kind.get("email"),
+                      fax=by_kind.get("fax"), purpose=purpose, region=_region(c, self.snapshot),
+                      source_chunk_id=c.chunk_id, doc_id=c.doc_id, score=score)
+
+
+def _region(contact: Contact, snapshot: IndexSnapshot) -> str | None:
+    chunk = snapshot.chunks.get(contact.chunk_id)
+    return region_of(chunk) if chunk else None
+
+
+def _merge(members: list[tuple[float, Contact]], snapshot: IndexSnapshot) -> Routed:
+    """One department's phone, e-mail and fax, from its best-scoring mention and its siblings."""
+    score, top = members[0]
+    by_kind: dict[str, str] = {}
+    for _, c in members:
+        if c.chunk_id == top.chunk_id or c.context == top.context:
+            by_kind.setdefault(c.kind, c.value)
+    by_kind.setdefault(top.kind, top.value)
+    purpose = _TABLE_CELL.sub(" ", top.context).strip()
+    return Routed(department=top.department or "Contact", phone=by_kind.get("phone"), email=by_kind.get("email"),
+                  fax=by_kind.get("fax"), purpose=purpose, region=_region(top, snapshot),
+                  source_chunk_id=top.chunk_id, doc_id=top.doc_id, score=score)
+
+
+def fallback_contacts(snapshot: IndexSnapshot, region: str | None, patterns: dict[str, str]) -> list[Routed]:
+    """Where to turn when the sources do not answer: the region's general contact, found in the corpus."""
+    pattern = re.compile(patterns.get(region or "", "") or patterns.get("default", "$^"), re.IGNORECASE)
+    found = [c for c in snapshot.contacts if pattern.search(f"{c.department or ''} {c.context} {c.value}")]
+    found.sort(key=lambda c: (c.kind != "phone", _region(c, snapshot) != region, c.doc_id))
+    return [_merge([(1.0, c) for c in found], snapshot)] if found else []
+
+
+def verify_contacts(routed: Sequence[Routed], snapshot: IndexSnapshot) -> list[Routed]:
+    """Keep only contacts whose every value is printed verbatim in the passage cited for them."""
+    kept = []
+    for r in routed:
+        chunk = snapshot.chunks.get(r.source_chunk_id)
+        values = [v for v in (r.phone, r.email, r.fax) if v]
+        if chunk is None or not all(v in chunk.text for v in values):
+            log.error("contact %s failed verbatim verification against %s; dropped", values, r.source_chunk_id)
+            continue
+        kept.append(r)
+    return kept

@@ -1,0 +1,242 @@
+"""The assistant: a question (and its conversation) in, a grounded answer in the contract's JSON out."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.answer import order_for_reading, pick_sentences
+from assistant.category import categorize
+from assistant.contacts import EMAIL_RE, PHONE_RE
+from assistant.conversations import ConversationStore, Turn, new_id
+from assistant.embeddings import Embedder, SentenceTransformerEmbedder
+from assistant.index import IndexSnapshot
+from assistant.lexical import STOPWORDS, plain_tokens
+from assistant.lexicon import LAY_TERMS
+from assistant.llm import AnswerWriter, Source, grounding_problems
+from assistant.retrieval import HybridRetriever, Retrieval, detect_region, wants_old_edition
+from assistant.routing import ContactRouter, Routed, fallback_contacts, verify_contacts
+from assistant.safety import screen
+from assistant.schema import Chunk
+from assistant.settings import Settings
+from assistant.vocabulary import Vocabulary
+
+log = logging.getLogger(__name__)
+
+_REFERS = re.compile(r"\b(their|they|them|theirs|it|its|that|this|those|these|there|he|she|his|her|same|"
+                     r"one|ones|else|instead|too|also)\b", re.IGNORECASE)
+_CONTINUES = re.compile(r"^\s*(and|also|or|but|so|what about|how about|what if|same for|then)\b", re.IGNORECASE)
+ABSTAIN_TEXT = "The provider manual and program pages I have do not cover this question, so I can't answer it."
+
+
+@dataclass
+class Confidence:
+    """How sure retrieval is that the sources answer: rarity-weighted word coverage and dense similarity."""
+
+    coverage: float
+    top_dense: float
+    unknown_share: float = 0.0  # share of the question's words no document uses
+
+    @property
+    def value(self) -> float:
+        dense = min(1.0, max(0.0, (self.top_dense - 0.2) / 0.5))
+        return round(max(0.0, 0.3 * self.coverage + 0.7 * dense - 0.5 * self.unknown_share), 4)
+
+
+@dataclass
+class Prepared:
+    """Everything decided before the answer is written (shared by the extractive and LLM writers)."""
+
+    conversation_id: str
+    message_id: str
+    question: str
+    query: str
+    region: str | None
+    retrieval: Retrieval | None
+    confidence: Confidence
+    urgent: bool
+    phi: tuple[str, ...]
+    injection: bool
+    follow_up: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
+    """A later turn that leans on the earlier ones ("what's their phone number?", "and expedited ones?")."""
+    if not history:
+        return False
+    content = [t for t in plain_tokens(question) if len(t) > 2]
+    return len(content) <= 6 or (len(content) <= 9 and bool(_REFERS.search(question) or _CONTINUES.search(question)))
+
+
+class Assistant:
+    """Retrieval, the answer, contact routing and memory over one loaded index."""
+
+    def __init__(self, settings: Settings, snapshot: IndexSnapshot, embedder: Embedder,
+                 conversations: ConversationStore | None = None, writer: AnswerWriter | None = None) -> None:
+        self.settings = settings
+        self.snapshot = snapshot
+        self.embedder = embedder
+        self.vocabulary = Vocabulary.learn(c.text for c in snapshot.chunks.values())
+        self.retriever = HybridRetriever(snapshot, embedder, self.vocabulary)
+        self.router = ContactRouter(snapshot)
+        self.conversations = conversations or ConversationStore(settings.data_dir / "conversations.sqlite3")
+        self.writer = writer
+        self.all_text = "\n".join(c.text for c in snapshot.chunks.values())
+
+    @classmethod
+    def from_settings(cls, settings: Settings, embedder: Embedder | None = None,
+                      writer: AnswerWriter | None = None) -> Assistant:
+        embedder = embedder or SentenceTransformerEmbedder.from_settings(settings)
+        snapshot = IndexSnapshot.open(settings)
+        snapshot.index.check_model(embedder.name)
+        if writer is None and settings.llm_base_url:
+            from assistant.llm import ChatModelWriter
+
+            writer = ChatModelWriter.from_settings(settings)
+        return cls(settings, snapshot, embedder, writer=writer)
+
+    def ask(self, question: str, conversation_id: str | None = None, region: str | None = None) -> dict[str, Any]:
+        """Answer one question in the contract's JSON shape, and remember it in its conversation."""
+        prepared = self.prepare(question, conversation_id, region)
+        started = time.perf_counter()
+        answer = self.compose(prepared)
+        prepared.timings["answer"] = round((time.perf_counter() - started) * 1000, 2)
+        prepared.timings["total"] = round(sum(v for k, v in prepared.timings.items() if k != "total"), 2)
+        answer["timings_ms"] = dict(prepared.timings)
+        self.conversations.add(prepared.conversation_id, prepared.message_id, prepared.question, prepared.query,
+                               answer)
+        return answer
+
+    def prepare(self, question: str, conversation_id: str | None, region: str | None) -> Prepared:
+        started = time.perf_counter()
+        screened = screen(question)
+        conv_id = self.conversations.ensure(conversation_id, region)
+        history = self.conversations.turns(conv_id) if conversation_id else []
+        follow = is_follow_up(screened.question, history)
+        query = screened.question.replace("[redacted]", " ")
+        if follow:
+            query = f"{history[-1].resolved_query} {query}"
+        region = region or detect_region(query) or self.conversations.region(conv_id) or (
+            history[-1].answer.get("region") if history else None)
+        urgent = screened.urgent
+        boost = [c["doc_id"] for c in history[-1].answer.get("citations", [])] if follow else []
+        prepared_ms = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        retrieval = None
+        confidence = Confidence(0.0, 0.0)
+        if screened.question.strip() and len(plain_tokens(screened.question)) > 0:
+            old = wants_old_edition(screened.question, history[-1].resolved_query if follow else "")
+            retrieval = self.retriever.search(query, k=10, region=region, boost_docs=boost, old_edition=old)
+            confidence = Confidence(self.retriever.coverage(query, retrieval.hits[:5]), retrieval.top_dense,
+                                    self.unknown_share(screened.question))
+            if urgent:  # the notification duty first, whatever words the event was described in
+                duty = self.retriever.search(self.settings.urgent_query, k=3)
+                first = {h.chunk.chunk_id for h in duty.hits[:3]}
+                retrieval = Retrieval(duty.hits[:3] + [h for h in retrieval.hits if h.chunk.chunk_id not in first],
+                                      f"{self.settings.urgent_query} {retrieval.query}", retrieval.coverage,
+                                      retrieval.top_dense)
+        timings = {"screen": round(prepared_ms, 2), "retrieve": round((time.perf_counter() - started) * 1000, 2)}
+        return Prepared(conv_id, new_id("m"), screened.redacted, query, region, retrieval, confidence, urgent,
+                        screened.phi, screened.injection, follow, timings)
+
+    def unknown_share(self, question: str) -> float:
+        """How much of the question is about things no document mentions (after spelling correction)."""
+        words = [w for w in re.findall(r"[a-z0-9]+", question.lower()) if len(w) > 3 and w not in STOPWORDS
+                 and w not in LAY_TERMS and w != "redacted"]
+        unknown = [w for w in words if w not in self.vocabulary.words and self.vocabulary.correct(w) == w]
+        return len(unknown) / len(words) if words else 1.0
+
+    def abstains(self, prepared: Prepared) -> bool:
+        if prepared.retrieval is None or not prepared.retrieval.hits:
+            return True
+        if prepared.urgent:
+            return False
+        return prepared.confidence.value < self.settings.abstain_below
+
+    def compose(self, prepared: Prepared) -> dict[str, Any]:
+        base = {"conversation_id": prepared.conversation_id, "message_id": prepared.message_id,
+                "urgent": prepared.urgent, "phi_detected": bool(prepared.phi), "region": prepared.region,
+                "confidence": prepared.confidence.value, "follow_up": prepared.follow_up,
+                "injection_detected": prepared.injection}
+        if self.abstains(prepared):
+            contacts = verify_contacts(fallback_contacts(self.snapshot, prepared.region or "Northwest",
+                                                         self.settings.fallback_contacts), self.snapshot)
+            text = ABSTAIN_TEXT + "".join(f" Please contact {c.department} at {_values(c)}." for c in contacts[:1])
+            return {**base, "answer": text, "citations": [], "contacts": [c.to_dict() for c in contacts[:1]],
+                    "abstained": True, "category": "general"}
+        assert prepared.retrieval is not None
+        hits = prepared.retrieval.hits
+        picked = order_for_reading(pick_sentences(hits, prepared.question, prepared.retrieval.query,
+                                                  self.retriever.idf, urgent=prepared.urgent))
+        citations: list[dict[str, Any]] = []
+        numbers: dict[str, int] = {}
+        sentences: list[str] = []
+        for p in picked:
+            chunk = p.sentence.chunk
+            if chunk.chunk_id not in numbers:
+                numbers[chunk.chunk_id] = len(numbers) + 1
+                citations.append(citation(numbers[chunk.chunk_id], chunk, []))
+            citations[numbers[chunk.chunk_id] - 1]["quote"].append(p.sentence.text)
+            sentences.append(f"{p.sentence.text} [{numbers[chunk.chunk_id]}]")
+        for c in citations:
+            c["quote"] = " … ".join(c["quote"])  # the sentences relied on, each verbatim
+        routed = verify_contacts(self.router.route(prepared.question, prepared.retrieval.query, hits,
+                                                   prepared.region), self.snapshot)
+        text = self._verified(self._write(prepared, sentences, citations, routed))
+        top = hits[0].chunk
+        intro = "Urgent: act now. " if prepared.urgent else ""
+        if top.status == "superseded":
+            intro += f"From the superseded {top.edition or 'earlier'} edition ({top.doc_title}): "
+        return {**base, "answer": intro + text, "citations": citations, "contacts": [r.to_dict() for r in routed],
+                "abstained": False, "category": categorize(top.doc_title, top.section)}
+
+    def _verified(self, text: str) -> str:
+        """The last check before an answer leaves: every phone number and e-mail in it is printed in an
+        ingested document. A miss is a bug; the sentence carrying it is dropped and the bug logged."""
+        bad = [v for v in contacts_in_text(text) if v not in self.all_text]
+        if not bad:
+            return text
+        log.error("answer contained contacts no document has: %s; dropping those sentences", bad)
+        kept = [s for s in re.split(r"(?<=[.!?\]])\s+", text) if not any(v in s for v in bad)]
+        return " ".join(kept)
+
+    def _write(self, prepared: Prepared, sentences: list[str], citations: list[dict[str, Any]],
+               routed: list[Routed]) -> str:
+        extractive = " ".join(sentences)
+        if routed:
+            extractive += " " + " ".join(f"Contact: {r.department}, {_values(r)}." for r in routed[:1])
+        if self.writer is None:
+            return extractive
+        sources = [Source(c["n"], c["section"], self.snapshot.chunks[c["chunk_id"]].text) for c in citations]
+        try:
+            written = self.writer.write(prepared.question, sources)
+        except Exception:  # a remote model failing must not fail the answer
+            log.exception("LLM answer failed; using the extractive answer")
+            return extractive
+        problems = grounding_problems(written, sources, self.all_text)
+        if problems:
+            log.warning("LLM answer rejected (%s); using the extractive answer", "; ".join(problems))
+            return extractive
+        return written
+
+
+def _values(r: Routed) -> str:
+    return " or ".join(v for v in (r.phone, r.email) if v) or (r.fax or "")
+
+
+def citation(n: int, chunk: Chunk, quote: list[str]) -> dict[str, Any]:
+    """A citation in the contract's shape: document, section, PDF and printed page, link and quote."""
+    anchor = f"#page={chunk.page}" if chunk.page else ""
+    return {"n": n, "chunk_id": chunk.chunk_id, "doc_id": chunk.doc_id, "doc_title": chunk.doc_title,
+            "section": chunk.section, "page": chunk.page, "printed_page": chunk.printed_page,
+            "url": f"/docs/{chunk.doc_id}{anchor}", "source_url": chunk.url, "edition": chunk.edition,
+            "status": chunk.status, "quote": quote}
+
+
+def contacts_in_text(text: str) -> list[str]:
+    return [m.group() for m in EMAIL_RE.finditer(text)] + [m.group() for m in PHONE_RE.finditer(text)]

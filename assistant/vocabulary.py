@@ -1,0 +1,88 @@
+"""The domain's vocabulary, learned from the corpus: abbreviations with their expansions, and the
+words the documents use (to correct misspellings in questions)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from assistant.lexicon import lay_expansion
+
+_GLOSSARY_ENTRY = re.compile(r"(?:^|\n|\. )([A-Z][A-Za-z0-9/&]{1,9})\s+(?:--|–|—)\s+([A-Z][^.\n]{3,80})\.")
+_PAREN_ABBR = re.compile(r"\(([A-Z][A-Za-z0-9/&]{1,9})\)")
+_SMALL = {"of", "and", "the", "for", "to", "a", "an", "in", "on", "&"}
+_WORD = re.compile(r"[a-z][a-z0-9']+")
+
+
+def initials_match(words: list[str], abbr: str) -> bool:
+    letters = "".join(w[0] for w in words if w.lower() not in _SMALL and w[0].isalpha()).lower()
+    target = re.sub(r"[^a-z]", "", abbr.lower())
+    return bool(target) and (letters == target or (len(target) >= 3 and letters.startswith(target[:-1])
+                                                   and len(letters) == len(target)))
+
+
+def parenthetical_expansion(before: str, abbr: str) -> str | None:
+    """"Enhanced Care Management (ECM)" -> "Enhanced Care Management": the words whose initials spell it."""
+    words = re.findall(r"[A-Za-z][A-Za-z'-]*", before)[-(len(abbr) + 4):]
+    for start in range(len(words) - 1, -1, -1):
+        if initials_match(words[start:], abbr):
+            return " ".join(words[start:])
+    return None
+
+
+def find_abbreviations(texts: Iterable[str]) -> dict[str, set[str]]:
+    """Abbreviation -> expansions, from glossary entries ("APL -- All Plan Letter.") and from
+    definitions in running text ("Coordination of Benefits (COB)")."""
+    found: dict[str, set[str]] = {}
+    for text in texts:
+        for m in _GLOSSARY_ENTRY.finditer(text):
+            found.setdefault(m.group(1).lower(), set()).add(m.group(2).strip().lower())
+        for m in _PAREN_ABBR.finditer(text):
+            expansion = parenthetical_expansion(text[max(0, m.start() - 120):m.start()], m.group(1))
+            if expansion:
+                found.setdefault(m.group(1).lower(), set()).add(expansion.lower())
+    return found
+
+
+@dataclass
+class Vocabulary:
+    """Abbreviations both ways and the corpus's words, for expanding and correcting queries."""
+
+    abbreviations: dict[str, set[str]]
+    words: set[str] = field(default_factory=set)
+    _corrections: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def learn(cls, texts: Iterable[str]) -> Vocabulary:
+        texts = list(texts)
+        words = {w for t in texts for w in _WORD.findall(t.lower())}
+        return cls(find_abbreviations(texts), words)
+
+    def correct(self, word: str) -> str:
+        """The corpus word a misspelled query word most likely meant (the word itself if known or unsure)."""
+        if len(word) < 5 or word in self.words or not word.isalpha():
+            return word
+        if word not in self._corrections:
+            close = difflib.get_close_matches(word, self.words, n=1, cutoff=0.82)
+            self._corrections[word] = close[0] if close else None
+        return self._corrections[word] or word
+
+    def expand(self, query: str) -> str:
+        """The query with misspellings corrected, abbreviations spelled out and expansions abbreviated."""
+        lowered = query.lower()
+        tokens = _WORD.findall(lowered) + re.findall(r"\b[a-z]{2,3}\b", lowered)
+        extra: list[str] = []
+        corrected = [self.correct(t) for t in _WORD.findall(lowered)]
+        extra += [c for t, c in zip(_WORD.findall(lowered), corrected, strict=True) if c != t]
+        for token in set(tokens):
+            for expansion in sorted(self.abbreviations.get(token, ())):
+                extra.append(expansion)
+        for abbr, expansions in self.abbreviations.items():
+            if any(e in lowered for e in expansions) and abbr not in tokens:
+                extra.append(abbr)
+        lay = lay_expansion(query)
+        if lay:
+            extra.append(lay)
+        return query if not extra else f"{query} ({' '.join(extra)})"
