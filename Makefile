@@ -22,10 +22,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Build or update the index from corpus/ (unchanged documents are skipped), then serve.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Build or update the index from corpus/ (unchanged documents are skipped in about a second), then serve.
 run: setup
 	$(BIN)/provider-assistant ingest corpus
-	@echo "The HTTP service arrives with the service issue; the index above is ready."
+	@echo "Serving on http://$(HOST):$(PORT)/ (widget demo), API docs at /docs-api"
+	$(BIN)/provider-assistant serve --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest
@@ -34,7 +38,7 @@ ingest: setup
 	$(BIN)/provider-assistant ingest corpus
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/mypy assistant ingest provider_assistant_cli.py
+	$(BIN)/ruff check . && $(BIN)/mypy assistant ingest evals server.py provider_assistant_cli.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+import server
 from assistant import cli as ask_cli
 from evals import cli as eval_cli
 from ingest import cli as ingest_cli
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_cli.add_parser(sub, common)
     ask_cli.add_parser(sub, common)
     eval_cli.add_parser(sub, common)
+    server.add_parser(sub, common)
     return parser
 
 

@@ -119,7 +119,7 @@ def pick_sentences(hits: Sequence[Hit], question: str, query: str, idf: dict[str
 
 def _near_duplicate(a: str, b: str) -> bool:
     wa, wb = set(a.split()), set(b.split())
-    return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) > 0.8
+    return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) > 0.7
 
 
 def order_for_reading(picked: Sequence[Picked]) -> list[Picked]:

@@ -24,6 +24,13 @@ CREATE TABLE IF NOT EXISTS messages (
     answer TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, created);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL REFERENCES messages(id),
+    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
+    comment TEXT,
+    created REAL NOT NULL
+);
 """
 
 
@@ -85,6 +92,23 @@ class ConversationStore:
             rows = db.execute("SELECT id, question, resolved_query, answer FROM messages WHERE conversation_id = ? "
                               "ORDER BY created DESC, rowid DESC LIMIT ?", (conversation_id, limit)).fetchall()
         return [Turn(r[0], r[1], r[2], json.loads(r[3])) for r in reversed(rows)]
+
+    def message(self, message_id: str) -> tuple[str, Turn] | None:
+        """The conversation id and the stored turn of one answer."""
+        with self._connect() as db:
+            row = db.execute("SELECT conversation_id, id, question, resolved_query, answer FROM messages WHERE id = ?",
+                             (message_id,)).fetchone()
+        return (row[0], Turn(row[1], row[2], row[3], json.loads(row[4]))) if row else None
+
+    def add_feedback(self, message_id: str, rating: str, comment: str | None) -> int:
+        with self._connect() as db:
+            cur = db.execute("INSERT INTO feedback (message_id, rating, comment, created) VALUES (?, ?, ?, ?)",
+                             (message_id, rating, comment, time.time()))
+            return int(cur.lastrowid or 0)
+
+    def feedback_counts(self) -> dict[str, int]:
+        with self._connect() as db:
+            return dict(db.execute("SELECT rating, COUNT(*) FROM feedback GROUP BY rating").fetchall())
 
     def add(self, conversation_id: str, message_id: str, question: str, resolved_query: str,
             answer: dict[str, Any]) -> None:

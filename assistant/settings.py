@@ -37,6 +37,9 @@ class Settings(BaseSettings):
                     "sources do not answer.")
     urgent_query: str = Field(default="sentinel event report notify immediately within 24 hours",
                               description="What to look up first when a question reports harm to a member.")
+    allowed_origins: list[str] = Field(default=["http://127.0.0.1:8000", "http://localhost:8000"],
+                                       description="Portal origins allowed to call the API from a browser (CORS).")
+    max_message_chars: int = Field(default=2000, description="Longest question the chat API accepts.")
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for the LLM writer.")
     llm_model: str | None = None
     llm_api_key: str | None = None

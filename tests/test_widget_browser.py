@@ -1,0 +1,155 @@
+"""The widget in a real browser (Debian's Chromium driven by Playwright) against the real service.
+
+Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+if os.environ.get("CI") and not CHROMIUM.exists():
+    raise RuntimeError("CI must run the browser tests: .ci/run installs Debian's chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
+                                reason="Debian's chromium is not installed (.ci/run installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def service(corpus_index, real_embedder, tmp_path_factory):
+    import uvicorn
+
+    from assistant.index import IndexSnapshot
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+    from server import create_app
+
+    data = tmp_path_factory.mktemp("browser") / "data"
+    shutil.copytree(corpus_index.settings.data_dir, data)
+    port = _free_port()
+    settings = Settings(data_dir=data, allowed_origins=[f"http://127.0.0.1:{port}"])
+    app = create_app(settings, Assistant(settings, IndexSnapshot.open(settings), real_embedder))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the service did not start"
+    yield f"http://127.0.0.1:{port}", settings
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+def _open_widget_by_keyboard(page) -> None:
+    launcher = page.locator("#provider-assistant button.launcher")
+    launcher.focus()
+    page.keyboard.press("Enter")
+    page.locator("#provider-assistant textarea").wait_for(state="visible")
+
+
+def _ask(page, question: str):
+    box = page.locator("#provider-assistant textarea")
+    box.fill(question)
+    box.press("Enter")
+    bubble = page.locator("#provider-assistant .msg.bot").last
+    bubble.locator(".actions").wait_for(timeout=30000)  # feedback row: the answer has finished
+    return bubble
+
+
+def test_ask_cite_call_and_rate_in_the_widget(service, browser):
+    base, settings = service
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(base + "/")
+    _open_widget_by_keyboard(page)
+    assert page.evaluate("document.activeElement.id") == "provider-assistant"  # focus is inside the widget
+    bubble = _ask(page, "who do I call about my rights under the agreement?")
+    assert "503-813-3376" in bubble.inner_text()
+    chip = bubble.locator("a.chip").first
+    assert chip.is_visible()
+    tel = bubble.locator('a[href^="tel:"]')
+    assert tel.count() >= 1 and "5038133376" in tel.first.get_attribute("href")
+    page.screenshot(path=str(ARTIFACTS / "widget-answer.png"))
+
+    href = chip.get_attribute("href")
+    with context.expect_page() as opened:
+        chip.click()
+    doc = opened.value
+    doc.wait_for_load_state()
+    assert doc.url == href and "/docs/" in doc.url
+    if "#page=" in href:
+        page_number = int(href.rsplit("#page=", 1)[1])
+        assert page_number >= 1 and doc.url.endswith(f"#page={page_number}")
+    doc.close()
+
+    bubble.locator('button[data-rating="up"]').click()
+    page.wait_for_function("() => document.querySelector('#provider-assistant').shadowRoot"
+                           ".querySelector('.actions[data-sent=up]') !== null")
+    stored = sqlite3.connect(settings.data_dir / "conversations.sqlite3").execute(
+        "SELECT rating FROM feedback").fetchall()
+    assert ("up",) in stored
+
+    page.keyboard.press("Escape")
+    assert page.locator("#provider-assistant .panel").is_hidden()
+    context.close()
+
+
+def test_markup_in_questions_and_answers_stays_inert_and_the_conversation_survives_reload(service, browser):
+    base, _ = service
+    context = browser.new_context(viewport={"width": 390, "height": 844})  # phone width
+    page = context.new_page()
+    page.goto(base + "/")
+    _open_widget_by_keyboard(page)
+    payload = '<img src=x onerror="window.__xss=1"> how long do I have to file a claim?'
+    _ask(page, payload)
+    user = page.locator("#provider-assistant .msg.user").last
+    assert "<img src=x" in user.inner_text()
+    assert page.locator("#provider-assistant img").count() == 0
+    assert page.evaluate("window.__xss") is None
+    page.screenshot(path=str(ARTIFACTS / "widget-phone-xss.png"))
+
+    page.reload()
+    _open_widget_by_keyboard(page)
+    page.locator("#provider-assistant .msg.bot").first.wait_for()
+    assert "how long do I have to file a claim?" in page.locator("#provider-assistant .log").inner_text()
+    assert page.evaluate("window.__xss") is None
+    context.close()
+
+
+def test_urgent_answers_are_marked(service, browser):
+    base, _ = service
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(base + "/")
+    _open_widget_by_keyboard(page)
+    bubble = _ask(page, "a member died unexpectedly after surgery at our hospital, what do we do")
+    assert "urgent" in (bubble.get_attribute("class") or "")
+    assert bubble.locator(".badge").inner_text().startswith("Urgent")
+    page.screenshot(path=str(ARTIFACTS / "widget-urgent.png"))
+    context.close()
