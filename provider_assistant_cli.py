@@ -10,6 +10,7 @@ from pathlib import Path
 
 import server
 from assistant import cli as ask_cli
+from assistant import staff_cli
 from evals import cli as eval_cli
 from ingest import cli as ingest_cli
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask_cli.add_parser(sub, common)
     eval_cli.add_parser(sub, common)
     server.add_parser(sub, common)
+    staff_cli.add_parser(sub, common)
     return parser
 
 

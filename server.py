@@ -24,9 +24,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from assistant.errors import AssistantError, IndexNotReady
+from assistant.errors import AssistantError, Forbidden, IndexNotReady
 from assistant.service import Assistant
 from assistant.settings import Settings, get_settings
+from assistant.triage import STATUSES, Staff, TriageStore
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("provider_assistant.http")
@@ -48,6 +49,28 @@ class ChatRequest(BaseModel):
     message: str = Field(min_length=1, description="The provider's question.")
     conversation_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     region: Literal["Northwest", "California"] | None = None
+
+
+class EscalateRequest(BaseModel):
+    conversation_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    organisation: str = Field(min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9()+.\-\sx]{7,40}$")
+    email: str | None = Field(default=None, max_length=200, pattern=r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+    note: str = Field(default="", max_length=4000)
+
+
+class InquiryUpdate(BaseModel):
+    status: Literal["new", "in_progress", "resolved"] | None = None
+    assigned_to: str | None = Field(default=None, max_length=100)
+    note: str | None = Field(default=None, max_length=4000)
+    reply: str | None = Field(default=None, max_length=8000)
+    approved: bool = False
+
+
+class TokenRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    admin: bool = False
 
 
 class FeedbackRequest(BaseModel):
@@ -115,6 +138,7 @@ class Metrics:
 class State:
     settings: Settings
     metrics: Metrics
+    triage: TriageStore
     assistant: Assistant | None = None
     error: str | None = None
 
@@ -133,6 +157,35 @@ def get_assistant(state: StateDep) -> Assistant:
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+
+
+def get_staff(request: Request, state: StateDep) -> Staff:
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    return state.triage.authenticate(token)
+
+
+StaffDep = Annotated[Staff, Depends(get_staff)]
+
+
+def get_admin(staff: StaffDep) -> Staff:
+    if not staff.admin:
+        raise Forbidden("managing tokens needs an admin token")
+    return staff
+
+
+AdminDep = Annotated[Staff, Depends(get_admin)]
+
+
+def inquiry_filters(status: str | None = None, category: str | None = None, urgent: bool | None = None,
+                    max_age_days: float | None = None, q: str | None = None) -> dict[str, Any]:
+    """The queue's filters from the query string (status, category, urgent, age in days, text)."""
+    if status and status not in STATUSES:
+        raise HTTPException(422, f"status must be one of {', '.join(STATUSES)}")
+    return {"status": status, "category": category, "urgent": urgent, "max_age_days": max_age_days, "text": q}
+
+
+FiltersDep = Annotated[dict[str, Any], Depends(inquiry_filters)]
 
 
 def sse(event: str, data: Any) -> str:
@@ -165,7 +218,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = State(settings, Metrics(), assistant)
+        triage = await run_in_threadpool(TriageStore.from_settings, settings)  # migrations run here
+        state = State(settings, Metrics(), triage, assistant)
         app.state.pa = state
         if state.assistant is None:
             try:
@@ -174,12 +228,16 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             except AssistantError as exc:
                 state.error = exc.message
                 log.error(json.dumps({"event": "startup", "error": exc.message}))
+        if state.assistant is not None and state.assistant.approved is None:
+            state.assistant.approved = triage
         yield
+        triage.engine.dispose()
 
     app = FastAPI(title="Provider Assistant", version=package_version(), lifespan=lifespan,
                   docs_url="/docs-api", redoc_url=None, openapi_url="/openapi.json")
-    app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["GET", "POST"],
-                       allow_headers=["Content-Type"], expose_headers=["X-Request-ID"])
+    app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
+                       allow_methods=["GET", "POST", "PATCH"], allow_headers=["Content-Type", "Authorization"],
+                       expose_headers=["X-Request-ID"])
 
     @app.middleware("http")
     async def request_log(request: Request, call_next: Any) -> Response:
@@ -218,6 +276,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         check_size(state, body.message)
         answer = assistant.ask(body.message, body.conversation_id, body.region)
         state.metrics.answered(answer)
+        state.triage.record_turn(answer, body.message)
         return answer
 
     @app.post("/api/chat/stream")
@@ -232,6 +291,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                 yield sse("error", {"error": type(exc).__name__, "detail": "the answer could not be produced"})
                 return
             state.metrics.answered(answer)
+            await run_in_threadpool(state.triage.record_turn, answer, body.message)
             yield sse("meta", {k: answer[k] for k in ("conversation_id", "message_id", "urgent", "abstained",
                                                       "phi_detected", "category", "confidence")})
             for piece in answer_pieces(answer["answer"]):
@@ -279,11 +339,63 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                             filename=path.name, headers={"Cache-Control": "no-cache"})
 
     @app.post("/api/feedback", status_code=201)
-    def feedback(body: FeedbackRequest, assistant: AssistantDep) -> dict[str, Any]:
+    def feedback(body: FeedbackRequest, assistant: AssistantDep, state: StateDep) -> dict[str, Any]:
         if assistant.conversations.message(body.message_id) is None:
             raise HTTPException(404, f"no answer {body.message_id}")
         feedback_id = assistant.conversations.add_feedback(body.message_id, body.rating, body.comment)
+        state.triage.record_feedback(body.message_id, body.rating)
         return {"feedback_id": feedback_id, "message_id": body.message_id, "rating": body.rating}
+
+    @app.post("/api/escalate", status_code=201)
+    def escalate(body: EscalateRequest, state: StateDep) -> dict[str, Any]:
+        if not (body.phone or body.email):
+            raise HTTPException(422, "leave a phone number or an e-mail address so provider relations can reply")
+        created = state.triage.escalate(conversation_id=body.conversation_id, name=body.name,
+                                        organisation=body.organisation, phone=body.phone, email=body.email,
+                                        note=body.note)
+        return {**created, "message": f"Your reference number is {created['reference']}."}
+
+    @app.get("/api/inquiries")
+    def list_inquiries(staff: StaffDep, state: StateDep, filters: FiltersDep) -> dict[str, Any]:
+        return {"inquiries": state.triage.list_inquiries(**filters)}
+
+    @app.get("/api/inquiries.csv", response_class=PlainTextResponse)
+    def export_inquiries(staff: StaffDep, state: StateDep, filters: FiltersDep) -> Response:
+        import csv
+        import io
+
+        rows = state.triage.list_inquiries(**filters)
+        buffer = io.StringIO()
+        columns = ["reference", "created", "status", "urgent", "category", "organisation", "name",
+                   "suggested_department", "assigned_to", "note"]
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        return Response(buffer.getvalue(), media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="inquiries.csv"'})
+
+    @app.get("/api/inquiries/{inquiry_id}")
+    def read_inquiry(inquiry_id: int, staff: StaffDep, state: StateDep) -> dict[str, Any]:
+        return state.triage.get(inquiry_id)
+
+    @app.patch("/api/inquiries/{inquiry_id}")
+    def update_inquiry(inquiry_id: int, body: InquiryUpdate, staff: StaffDep, state: StateDep) -> dict[str, Any]:
+        return state.triage.update(inquiry_id, staff, status=body.status, assigned_to=body.assigned_to,
+                                   note=body.note, reply=body.reply, approved=body.approved)
+
+    @app.get("/api/staff/analytics")
+    def analytics(staff: StaffDep, state: StateDep, days: int = 30) -> dict[str, Any]:
+        return state.triage.analytics(days)
+
+    @app.get("/api/staff/tokens")
+    def list_tokens(admin: AdminDep, state: StateDep) -> dict[str, Any]:
+        return {"tokens": state.triage.list_tokens()}
+
+    @app.post("/api/staff/tokens", status_code=201)
+    def add_token(body: TokenRequest, admin: AdminDep, state: StateDep) -> dict[str, Any]:
+        token = state.triage.add_token(body.name, body.admin)
+        state.triage.audit_action(admin, "add_token", {"name": body.name, "admin": body.admin})
+        return {"name": body.name, "admin": body.admin, "token": token}
 
     @app.get("/healthz")
     def healthz(state: StateDep) -> JSONResponse:
@@ -302,15 +414,20 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         counts = state.assistant.conversations.feedback_counts() if state.assistant else {}
         return state.metrics.render(counts)
 
-    @app.get("/widget.js", include_in_schema=False)
-    def widget() -> FileResponse:
-        return FileResponse(STATIC / "widget.js", media_type="text/javascript")
-
-    @app.get("/", include_in_schema=False)
-    def portal() -> FileResponse:
-        return FileResponse(STATIC / "index.html", media_type="text/html")
-
+    for route, filename in (("/", "index.html"), ("/widget.js", "widget.js"), ("/staff", "staff.html"),
+                            ("/staff.js", "staff.js")):
+        app.add_api_route(route, static_file(filename), methods=["GET"], include_in_schema=False)
     return app
+
+
+def static_file(filename: str) -> Any:
+    """A route handler serving one file of static/ (the pages and their scripts)."""
+    media = "text/javascript" if filename.endswith(".js") else "text/html"
+
+    def serve() -> FileResponse:
+        return FileResponse(STATIC / filename, media_type=media)
+
+    return serve
 
 
 # ---------------------------------------------------------------- `provider-assistant serve`

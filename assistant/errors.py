@@ -40,3 +40,24 @@ class DocumentError(AssistantError):
 
     status_code = 422
     code = "document_unreadable"
+
+
+class NotFound(AssistantError):
+    """A record (inquiry, answer, document) that does not exist."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Unauthorized(AssistantError):
+    """A staff endpoint called without a valid bearer token."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(AssistantError):
+    """A valid token without the rights the action needs."""
+
+    status_code = 403
+    code = "forbidden"

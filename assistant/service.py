@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from assistant.answer import order_for_reading, pick_sentences
 from assistant.category import categorize
@@ -65,6 +65,12 @@ class Prepared:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+class ApprovedAnswers(Protocol):
+    """Answers provider relations approved for a question (served verbatim for the same question)."""
+
+    def approved_answer(self, question: str) -> dict[str, Any] | None: ...
+
+
 def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
     """A later turn that leans on the earlier ones ("what's their phone number?", "and expedited ones?")."""
     if not history:
@@ -77,7 +83,8 @@ class Assistant:
     """Retrieval, the answer, contact routing and memory over one loaded index."""
 
     def __init__(self, settings: Settings, snapshot: IndexSnapshot, embedder: Embedder,
-                 conversations: ConversationStore | None = None, writer: AnswerWriter | None = None) -> None:
+                 conversations: ConversationStore | None = None, writer: AnswerWriter | None = None,
+                 approved: ApprovedAnswers | None = None) -> None:
         self.settings = settings
         self.snapshot = snapshot
         self.embedder = embedder
@@ -86,6 +93,7 @@ class Assistant:
         self.router = ContactRouter(snapshot)
         self.conversations = conversations or ConversationStore(settings.data_dir / "conversations.sqlite3")
         self.writer = writer
+        self.approved = approved
         self.all_text = "\n".join(c.text for c in snapshot.chunks.values())
 
     @classmethod
@@ -163,6 +171,13 @@ class Assistant:
                 "urgent": prepared.urgent, "phi_detected": bool(prepared.phi), "region": prepared.region,
                 "confidence": prepared.confidence.value, "follow_up": prepared.follow_up,
                 "injection_detected": prepared.injection}
+        found = self.approved.approved_answer(prepared.question) if self.approved else None
+        if found:
+            text = self._verified(f"{found['answer']} (Approved by provider relations.)")
+            first = found["citations"][0] if found["citations"] else {"doc_title": "", "section": ""}
+            return {**base, "answer": text, "citations": found["citations"], "contacts": [], "abstained": False,
+                    "category": categorize(first["doc_title"], first["section"]), "approved": True,
+                    "approved_id": found["id"]}
         if self.abstains(prepared):
             contacts = verify_contacts(fallback_contacts(self.snapshot, prepared.region or "Northwest",
                                                          self.settings.fallback_contacts), self.snapshot)

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(default=["http://127.0.0.1:8000", "http://localhost:8000"],
                                        description="Portal origins allowed to call the API from a browser (CORS).")
     max_message_chars: int = Field(default=2000, description="Longest question the chat API accepts.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL of the triage database "
+                                     "(default: SQLite triage.sqlite3 in the data dir).")
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for the LLM writer.")
     llm_model: str | None = None
     llm_api_key: str | None = None

@@ -165,7 +165,14 @@
     });
     if (contacts.childNodes.length) view.bubble.appendChild(contacts);
     if (answer.message_id) view.bubble.appendChild(feedbackRow(answer.message_id));
+    if (answer.abstained) view.bubble.appendChild(offer());
     log.scrollTop = log.scrollHeight;
+  }
+
+  function offer() {
+    var b = el("button", { type: "button", "class": "offer", style: "margin-top:8px;border:1px solid #8a8f98;background:#fff;border-radius:6px;padding:4px 10px;cursor:pointer" }, "Ask provider relations instead");
+    b.addEventListener("click", function () { escalationForm(); });
+    return b;
   }
 
   function feedbackRow(messageId) {
@@ -180,6 +187,7 @@
             row.querySelectorAll("button").forEach(function (x) { x.setAttribute("aria-pressed", "false"); });
             b.setAttribute("aria-pressed", "true");
             row.setAttribute("data-sent", f[0]);
+            if (f[0] === "down" && !row.querySelector(".offer")) row.appendChild(offer());
           }
         });
       });
@@ -225,7 +233,7 @@
           if (chunk.done) return;
           buffer = parseEvents(buffer + decoder.decode(chunk.value, { stream: true }), function (event, data) {
             if (event === "meta") {
-              answer.message_id = data.message_id; answer.urgent = data.urgent;
+              answer.message_id = data.message_id; answer.urgent = data.urgent; answer.abstained = data.abstained;
               state.conversationId = data.conversation_id; save();
             } else if (event === "delta") {
               view.text.textContent += data.text;
@@ -258,12 +266,52 @@
     ask(question);
   });
 
-  escalate.addEventListener("click", function () {
-    host.dispatchEvent(new CustomEvent("provider-assistant:escalate", { bubbles: true, composed: true,
-      detail: { conversationId: state.conversationId || null } }));
-    var view = botBubble();
-    view.text.textContent = "A provider relations representative can follow up on this conversation.";
-  });
+  function escalationForm() {
+    var existing = log.querySelector("form.escalation");
+    if (existing) { existing.querySelector("input").focus(); return; }
+    var f = el("form", { "class": "msg bot escalation", "aria-label": "Contact provider relations" });
+    f.appendChild(el("p", null, "Provider relations will follow up on this conversation. How can they reach you?"));
+    var fields = [["name", "Your name", "text", true], ["organisation", "Practice or organisation", "text", true],
+                  ["phone", "Phone", "tel", false], ["email", "E-mail", "email", false],
+                  ["note", "What do you need? (no member names or ID numbers)", "text", false]];
+    var inputs = {};
+    fields.forEach(function (fd) {
+      var label = el("label", { style: "display:block;margin:4px 0;font-size:13px" }, fd[1]);
+      var field = el("input", { name: fd[0], type: fd[2], style: "display:block;width:100%;padding:6px;border:1px solid #8a8f98;border-radius:6px" });
+      if (fd[3]) field.required = true;
+      label.appendChild(field);
+      f.appendChild(label);
+      inputs[fd[0]] = field;
+    });
+    var submit = el("button", { type: "submit", style: "margin-top:8px;background:" + ACCENT + ";color:#fff;border:0;border-radius:6px;padding:6px 12px;cursor:pointer" }, "Send to provider relations");
+    var status = el("p", { role: "status", "class": "escalation-status" });
+    f.appendChild(submit);
+    f.appendChild(status);
+    f.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var body = { conversation_id: state.conversationId || null, name: inputs.name.value.trim(),
+                   organisation: inputs.organisation.value.trim(), phone: inputs.phone.value.trim() || null,
+                   email: inputs.email.value.trim() || null, note: inputs.note.value };
+      submit.disabled = true;
+      fetch(API + "/api/escalate", { method: "POST", headers: { "Content-Type": "application/json" },
+                                     body: JSON.stringify(body) })
+        .then(function (r) { return r.json().then(function (data) { return { ok: r.ok, data: data }; }); })
+        .then(function (res) {
+          if (res.ok) {
+            status.textContent = "Sent. Your reference number is " + res.data.reference + ".";
+            f.setAttribute("data-reference", res.data.reference);
+          } else {
+            submit.disabled = false;
+            status.textContent = typeof res.data.detail === "string" ? res.data.detail : "Please add your name, organisation and a phone number or e-mail.";
+          }
+        })
+        .catch(function () { submit.disabled = false; status.textContent = "Could not send right now."; });
+    });
+    log.appendChild(f);
+    log.scrollTop = log.scrollHeight;
+    inputs.name.focus();
+  }
+  escalate.addEventListener("click", escalationForm);
 
   function restore() {
     if (!state.conversationId) return;

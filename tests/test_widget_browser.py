@@ -153,3 +153,55 @@ def test_urgent_answers_are_marked(service, browser):
     assert bubble.locator(".badge").inner_text().startswith("Urgent")
     page.screenshot(path=str(ARTIFACTS / "widget-urgent.png"))
     context.close()
+
+
+def test_escalate_from_the_widget_resolve_in_staff_and_get_the_approved_answer(service, browser):
+    from assistant.triage import TriageStore
+
+    base, settings = service
+    token = TriageStore.from_settings(settings).add_token("browser-staff")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(base + "/")
+    _open_widget_by_keyboard(page)
+    question = "do you have a parking validation policy for visiting providers?"
+    _ask(page, question)
+    page.locator("#provider-assistant button.escalate").click()
+    form = page.locator("#provider-assistant form.escalation")
+    form.locator('input[name="name"]').fill("Robin Diaz")
+    form.locator('input[name="organisation"]').fill("Diaz Pediatrics <b>bold</b>")
+    form.locator('input[name="email"]').fill("robin@diazpeds.example.org")
+    form.locator('input[name="note"]').fill("Need a person to answer this")
+    form.locator('button[type="submit"]').click()
+    status = form.locator(".escalation-status")
+    status.wait_for()
+    page.wait_for_function("() => document.querySelector('#provider-assistant').shadowRoot"
+                           ".querySelector('form.escalation[data-reference]') !== null")
+    reference = form.get_attribute("data-reference")
+    assert reference and reference in status.inner_text()
+
+    staff = context.new_page()
+    staff.goto(base + "/staff")
+    staff.fill("#token", token)
+    staff.click("#signin-form button")
+    row = staff.locator("#queue tr", has_text=reference)
+    row.wait_for()
+    assert "<b>bold</b>" in row.inner_text() and staff.locator("#queue b").count() == 0  # shown as text
+    row.click()
+    detail = staff.locator(f'#detail-body[data-reference="{reference}"]')
+    detail.wait_for()
+    shown = detail.inner_text()
+    assert question in shown and "Suggested department:" in shown and "Evidence" in shown
+    staff.select_option("#a-status", "resolved")
+    approved_reply = "Provider relations: visiting providers park free in the clinic garage; call 503-813-3376."
+    staff.fill("#a-reply", approved_reply)
+    staff.check("#a-approved")
+    staff.click("#actions button[type=submit]")
+    staff.locator("#detail-body h3", has_text="resolved").wait_for()
+    staff.screenshot(path=str(ARTIFACTS / "staff-resolved.png"))
+
+    page.bring_to_front()
+    bubble = _ask(page, question)
+    assert approved_reply in bubble.inner_text() and "Approved by provider relations" in bubble.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "widget-approved-answer.png"))
+    context.close()
