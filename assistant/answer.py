@@ -123,12 +123,15 @@ def _near_duplicate(a: str, b: str) -> bool:
 
 
 def order_for_reading(picked: Sequence[Picked]) -> list[Picked]:
-    """The action the provider must take first, then the rest by score; sentences of one chunk stay in
-    their document order."""
+    """The best answer first, then the action the provider must take, then the rest by score; sentences
+    of one chunk stay in their document order."""
     def key(p: Picked) -> tuple[int, float]:
         return (0 if _ACTION.search(p.sentence.text) else 1, -p.score)
 
-    ordered = sorted(picked, key=key)
+    if not picked:
+        return []
+    best = max(picked, key=lambda p: p.score)
+    ordered = [best] + sorted((p for p in picked if p is not best), key=key)
     by_chunk: dict[str, list[Picked]] = {}
     for p in ordered:
         by_chunk.setdefault(p.sentence.chunk.chunk_id, []).append(p)
