@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.index import IndexSnapshot
@@ -94,7 +95,9 @@ class ContactRouter:
         self.lexical = LexicalIndex([f"{p.department} {p.text}" for p in self.profiles], domain_tokens)
 
     def route(self, question: str, query: str, hits: Sequence[Hit], region: str | None, *,
-              limit: int = 2) -> list[Routed]:
+              limit: int = 2, superseded: bool = False) -> list[Routed]:
+        """The best departments for the question. Contacts printed only in a superseded edition (a retired
+        fax number) are never offered unless the question is about that edition."""
         scores = self.lexical.scores(query)
         top = float(scores.max()) if len(scores) else 0.0
         evidence_rank = {h.chunk.chunk_id: r for r, h in enumerate(hits[:6])}
@@ -102,6 +105,8 @@ class ContactRouter:
         best: dict[str, tuple[float, ContactProfile]] = {}
         for profile, raw in zip(self.profiles, scores, strict=True):
             c = profile.contact
+            if not superseded and self._superseded(c):
+                continue
             score = (float(raw) / top if top > 0 else 0.0)
             if c.chunk_id in evidence_rank:
                 score += self.evidence_weight / (1 + evidence_rank[c.chunk_id])
@@ -129,6 +134,31 @@ class ContactRouter:
             out.append(routed)
         return out
 
+    def _superseded(self, contact: Contact) -> bool:
+        chunk = self.snapshot.chunks.get(contact.chunk_id)
+        return chunk is not None and chunk.status == "superseded"
+
+    def carry(self, question: str, previous: Sequence[dict[str, Any]]) -> Routed | None:
+        """For a follow-up that asks for "their" phone, e-mail or fax: the earlier answer's first
+        department, with the kind of contact asked for when the directory has it."""
+        kind = _asked_kind(question)
+        if kind is None or not previous:
+            return None
+        before = previous[0]
+        values = {str(before.get(k)).lower() for k in ("phone", "email", "fax") if before.get(k)}
+        department = str(before.get("department") or "")
+        mine = [p for p in self.profiles if p.contact.value.lower() in values and not self._superseded(p.contact)]
+        if not mine:
+            return None
+        rows = {(p.contact.chunk_id, p.department) for p in mine}
+        words = set(re.findall(r"[a-z]{4,}", department.lower()))
+        family = [p for p in self.profiles if not self._superseded(p.contact) and (
+            (p.contact.chunk_id, p.department) in rows
+            or (words and len(words & set(re.findall(r"[a-z]{4,}", p.department.lower()))) >= 2))]
+        wanted = [p for p in family if p.contact.kind == kind] or [p for p in mine]
+        best = wanted[0]
+        return self._with_siblings(best, 1.0)
+
     def _with_siblings(self, profile: ContactProfile, score: float) -> Routed:
         """The contact with the other numbers of the same department printed in the same passage."""
         c = profile.contact
@@ -141,6 +171,18 @@ class ContactRouter:
         return Routed(department=profile.department, phone=by_kind.get("phone"), email=by_kind.get("email"),
                       fax=by_kind.get("fax"), purpose=purpose, region=_region(c, self.snapshot),
                       source_chunk_id=c.chunk_id, doc_id=c.doc_id, score=score)
+
+
+def _asked_kind(question: str) -> str | None:
+    """Which kind of contact a short follow-up asks for, if any."""
+    q = question.lower()
+    if re.search(r"\bfax", q):
+        return "fax"
+    if re.search(r"\be-?mail|\bemail address", q):
+        return "email"
+    if re.search(r"\b(phone|number|call|line|reach)\b", q):
+        return "phone"
+    return None
 
 
 def _region(contact: Contact, snapshot: IndexSnapshot) -> str | None:

@@ -63,6 +63,7 @@ class Prepared:
     injection: bool
     follow_up: bool
     timings: dict[str, float] = field(default_factory=dict)
+    previous_contacts: list[dict[str, Any]] = field(default_factory=list)  # of the turn a follow-up leans on
 
 
 class ApprovedAnswers(Protocol):
@@ -150,7 +151,8 @@ class Assistant:
                                       retrieval.top_dense)
         timings = {"screen": round(prepared_ms, 2), "retrieve": round((time.perf_counter() - started) * 1000, 2)}
         return Prepared(conv_id, new_id("m"), screened.redacted, query, region, retrieval, confidence, urgent,
-                        screened.phi, screened.injection, follow, timings)
+                        screened.phi, screened.injection, follow, timings,
+                        list(history[-1].answer.get("contacts", [])) if follow else [])
 
     def unknown_share(self, question: str) -> float:
         """How much of the question is about things no document mentions (after spelling correction)."""
@@ -200,8 +202,12 @@ class Assistant:
             sentences.append(f"{p.sentence.text} [{numbers[chunk.chunk_id]}]")
         for c in citations:
             c["quote"] = " … ".join(c["quote"])  # the sentences relied on, each verbatim
-        routed = verify_contacts(self.router.route(prepared.question, prepared.retrieval.query, hits,
-                                                   prepared.region), self.snapshot)
+        routed = self.router.route(prepared.question, prepared.retrieval.query, hits, prepared.region,
+                                   superseded=hits[0].chunk.status == "superseded")
+        carried = self.router.carry(prepared.question, prepared.previous_contacts)
+        if carried:  # "what's their email?": the department of the earlier answer, the kind asked for
+            routed = [carried, *[r for r in routed if r.department != carried.department]][:2]
+        routed = verify_contacts(routed, self.snapshot)
         text = self._verified(self._write(prepared, sentences, citations, routed))
         top = hits[0].chunk
         intro = "Urgent: act now. " if prepared.urgent else ""
@@ -224,7 +230,8 @@ class Assistant:
                routed: list[Routed]) -> str:
         extractive = " ".join(sentences)
         if routed:
-            extractive += " " + " ".join(f"Contact: {r.department}, {_values(r)}." for r in routed[:1])
+            extractive += " " + " ".join(f"Contact: {r.department}, {_values(r, prepared.question)}."
+                                         for r in routed[:1])
         if self.writer is None:
             return extractive
         sources = [Source(c["n"], c["section"], self.snapshot.chunks[c["chunk_id"]].text) for c in citations]
@@ -240,7 +247,10 @@ class Assistant:
         return written
 
 
-def _values(r: Routed) -> str:
+def _values(r: Routed, question: str = "") -> str:
+    """The contact's numbers as the answer states them; a fax number when the question asks for one."""
+    if r.fax and re.search(r"\bfax", question, re.IGNORECASE):
+        return f"fax {r.fax}"
     return " or ".join(v for v in (r.phone, r.email) if v) or (r.fax or "")
 
 

@@ -190,3 +190,13 @@ def test_last_check_drops_a_sentence_whose_contact_no_document_has(assistant):
     text = "Call 503-555-9999 now [1]. File within 365 days [1]."
     assert assistant._verified(text) == "File within 365 days [1]."
     assert assistant._verified("Call 503-813-3376 [1].") == "Call 503-813-3376 [1]."
+
+
+def test_a_follow_up_asking_for_their_fax_carries_the_earlier_department(assistant):
+    first = assistant.ask("we admitted a kp member thru the ER last night, how long do we have to tell kp?")
+    assert "24 hours" in first["answer"]
+    # regression: the department's row in the superseded 2018 edition lent its retired fax to the contact
+    assert "503-555-0124" not in json.dumps(first)
+    fax = assistant.ask("whats the fax for that line", first["conversation_id"])
+    assert fax["follow_up"] is True
+    assert "503-555-0123" in fax["answer"] and fax["contacts"][0]["fax"] == "503-555-0123"
