@@ -111,6 +111,12 @@ class Assistant:
 
     def ask(self, question: str, conversation_id: str | None = None, region: str | None = None) -> dict[str, Any]:
         """Answer one question in the contract's JSON shape, and remember it in its conversation."""
+        return self.ask_with_evidence(question, conversation_id, region)[0]
+
+    def ask_with_evidence(self, question: str, conversation_id: str | None = None,
+                          region: str | None = None) -> tuple[dict[str, Any], Prepared]:
+        """The answer and what was decided on the way (retrieval hits, confidence): the evaluation
+        scores both from this one path."""
         prepared = self.prepare(question, conversation_id, region)
         started = time.perf_counter()
         answer = self.compose(prepared)
@@ -119,7 +125,7 @@ class Assistant:
         answer["timings_ms"] = dict(prepared.timings)
         self.conversations.add(prepared.conversation_id, prepared.message_id, prepared.question, prepared.query,
                                answer)
-        return answer
+        return answer, prepared
 
     def prepare(self, question: str, conversation_id: str | None, region: str | None) -> Prepared:
         started = time.perf_counter()

@@ -23,12 +23,7 @@ class AssistantSystem:
         self.assistant = Assistant(settings, snapshot, embedder)
 
     def answer(self, question: Question, conversation_id: str | None) -> Outcome:
-        prepared = self.assistant.prepare(question.question, conversation_id, question.region)
-        answer = self.assistant.compose(prepared)
-        prepared.timings["total"] = round(sum(prepared.timings.values()), 2)
-        answer["timings_ms"] = dict(prepared.timings)
-        self.assistant.conversations.add(prepared.conversation_id, prepared.message_id, prepared.question,
-                                         prepared.query, answer)
+        answer, prepared = self.assistant.ask_with_evidence(question.question, conversation_id, question.region)
         hits = prepared.retrieval.hits if prepared.retrieval else []
         passages: list[Passage] = [passage_from_chunk(h.chunk) for h in hits]
         return Outcome(passages, answer, answer["timings_ms"])
