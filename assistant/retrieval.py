@@ -99,13 +99,16 @@ class HybridRetriever:
     """Dense + BM25 fused by reciprocal rank, with metadata preferences and section diversity."""
 
     def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, vocabulary: Vocabulary, *,
-                 rrf_k: int = 20, candidates: int = 40, lexical_weight: float = 1.0) -> None:
+                 rrf_k: int = 20, candidates: int = 40, lexical_weight: float = 1.0,
+                 feedback_terms: int = 3, feedback_docs: int = 3) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
         self.vocabulary = vocabulary
         self.rrf_k = rrf_k
         self.candidates = candidates
         self.lexical_weight = lexical_weight
+        self.feedback_terms = feedback_terms
+        self.feedback_docs = feedback_docs
         self.chunks = list(snapshot.chunks.values())
         self.position = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.lexical = LexicalIndex([search_text(c) for c in self.chunks], domain_tokens)
@@ -129,6 +132,8 @@ class HybridRetriever:
         dense_rank = {h.chunk.chunk_id: r for r, h in enumerate(dense) if h.chunk.chunk_id in self.position}
         dense_score = {h.chunk.chunk_id: h.score for h in dense}
         lexical_scores = self.lexical.scores(expanded)
+        if self.feedback_terms:
+            lexical_scores = self._with_feedback(expanded, dense_rank, lexical_scores)
         top_lex = np.argsort(-lexical_scores, kind="stable")[: self.candidates]
         lexical_rank = {self.chunks[i].chunk_id: r for r, i in enumerate(top_lex) if lexical_scores[i] > 0}
         boosted = set(boost_docs)
@@ -148,6 +153,22 @@ class HybridRetriever:
         hits = diversify(fused, k)
         return Retrieval(hits, expanded, self.coverage(expanded, hits[:5]),
                          max((h.dense for h in hits[:5]), default=0.0))
+
+    def _with_feedback(self, query: str, dense_rank: dict[str, int], lexical_scores: np.ndarray) -> np.ndarray:
+        """Pseudo-relevance feedback: the rare words shared by the passages both rankings put on top are
+        added to the lexical query, so a paraphrased question finds the manual's own words."""
+        top_lex = np.argsort(-lexical_scores, kind="stable")[: self.feedback_docs]
+        top = {self.chunks[i].chunk_id for i in top_lex} | {c for c, r in dense_rank.items() if r < self.feedback_docs}
+        counts: Counter[str] = Counter()
+        for cid in top:
+            counts.update(self.chunk_tokens[self.position[cid]])
+        asked = set(domain_tokens(query))
+        shared = [t for t, n in counts.items() if n >= 2 and t not in asked and t not in STOPWORDS and len(t) > 3]
+        shared.sort(key=lambda t: -self.idf.get(t, 0.0) * counts[t])
+        extra = shared[: self.feedback_terms]
+        if not extra:
+            return lexical_scores
+        return np.asarray(lexical_scores + 0.5 * self.lexical.scores(" ".join(extra)), dtype=np.float32)
 
     def _preference(self, chunk: Chunk, region: str | None, wants_old: bool, boosted: set[str]) -> float:
         factor = 1.0
