@@ -72,6 +72,18 @@ class ApprovedAnswers(Protocol):
     def approved_answer(self, question: str) -> dict[str, Any] | None: ...
 
 
+def merge_retrievals(first: Retrieval, second: Retrieval, k: int = 60) -> Retrieval:
+    """Two rankings of one question fused by reciprocal rank (the first keeps its query and signals)."""
+    scores: dict[str, float] = {}
+    hits: dict[str, Any] = {}
+    for ranking in (first.hits, second.hits):
+        for rank, hit in enumerate(ranking):
+            scores[hit.chunk.chunk_id] = scores.get(hit.chunk.chunk_id, 0.0) + 1.0 / (k + rank)
+            hits.setdefault(hit.chunk.chunk_id, hit)
+    ordered = [hits[c] for c in sorted(scores, key=lambda c: -scores[c])]
+    return Retrieval(ordered, first.query, first.coverage, first.top_dense)
+
+
 def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
     """A later turn that leans on the earlier ones ("what's their phone number?", "and expedited ones?")."""
     if not history:
@@ -147,6 +159,10 @@ class Assistant:
         if screened.question.strip() and len(plain_tokens(screened.question)) > 0:
             old = wants_old_edition(screened.question, history[-1].resolved_query if follow else "")
             retrieval = self.retriever.search(query, k=10, region=region, boost_docs=boost, old_edition=old)
+            if follow and len(plain_tokens(screened.question)) >= 3:
+                # the later turn may have moved on: its own words get a say beside the carried topic
+                alone = self.retriever.search(screened.question, k=10, region=region, old_edition=old)
+                retrieval = merge_retrievals(retrieval, alone)
             confidence = Confidence(self.retriever.coverage(query, retrieval.hits[:5]), retrieval.top_dense,
                                     self.unknown_share(screened.question))
             if urgent:  # the notification duty first, whatever words the event was described in
