@@ -55,6 +55,7 @@ class ConversationStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")  # stored in the file: once is enough
             db.executescript(_SCHEMA)
 
     @contextmanager
@@ -62,7 +63,6 @@ class ConversationStore:
         """One connection per call, committed on success and always closed."""
         db = sqlite3.connect(self.path, timeout=30)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
             with db:
                 yield db
         finally:

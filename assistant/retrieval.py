@@ -91,7 +91,6 @@ class Hit:
 class Retrieval:
     hits: list[Hit]
     query: str  # after expansion
-    coverage: float  # share of the query's (idf-weighted) words found in the top hits
     top_dense: float
 
 
@@ -151,8 +150,7 @@ class HybridRetriever:
             fused.append(Hit(chunk, score, dense_score.get(cid, 0.0), float(lexical_scores[self.position[cid]])))
         fused.sort(key=lambda h: -h.score)
         hits = diversify(fused, k)
-        return Retrieval(hits, expanded, self.coverage(expanded, hits[:5]),
-                         max((h.dense for h in hits[:5]), default=0.0))
+        return Retrieval(hits, expanded, max((h.dense for h in hits[:5]), default=0.0))
 
     def _with_feedback(self, query: str, dense_rank: dict[str, int], lexical_scores: np.ndarray) -> np.ndarray:
         """Pseudo-relevance feedback: the rare words shared by the passages both rankings put on top are

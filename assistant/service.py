@@ -81,7 +81,7 @@ def merge_retrievals(first: Retrieval, second: Retrieval, k: int = 60) -> Retrie
             scores[hit.chunk.chunk_id] = scores.get(hit.chunk.chunk_id, 0.0) + 1.0 / (k + rank)
             hits.setdefault(hit.chunk.chunk_id, hit)
     ordered = [hits[c] for c in sorted(scores, key=lambda c: -scores[c])]
-    return Retrieval(ordered, first.query, first.coverage, first.top_dense)
+    return Retrieval(ordered, first.query, first.top_dense)
 
 
 def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
@@ -169,8 +169,7 @@ class Assistant:
                 duty = self.retriever.search(self.settings.urgent_query, k=3)
                 first = {h.chunk.chunk_id for h in duty.hits[:3]}
                 retrieval = Retrieval(duty.hits[:3] + [h for h in retrieval.hits if h.chunk.chunk_id not in first],
-                                      f"{self.settings.urgent_query} {retrieval.query}", retrieval.coverage,
-                                      retrieval.top_dense)
+                                      f"{self.settings.urgent_query} {retrieval.query}", retrieval.top_dense)
         timings = {"screen": round(prepared_ms, 2), "retrieve": round((time.perf_counter() - started) * 1000, 2)}
         return Prepared(conv_id, new_id("m"), screened.redacted, query, region, retrieval, confidence, urgent,
                         screened.phi, screened.injection, follow, timings,
