@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.index import IndexSnapshot
 from assistant.lexical import LexicalIndex
 from assistant.retrieval import Hit, domain_tokens, region_of
-from assistant.schema import Contact
+from assistant.schema import Chunk, Contact
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +84,25 @@ def department_label(contact: Contact, before: str) -> str:
     return contact.section.lstrip("0123456789. ") or "Contact"
 
 
+_GLOSSARY = re.compile(r"^(?:\d+(?:\.\d+)*\s+)?(?:Terms\b|Glossary|Definitions)", re.IGNORECASE)
+_CONTACT_SECTION = re.compile(r"contact|whom to|questions|help", re.IGNORECASE)
+
+
 class ContactRouter:
     """Scores directory contacts against a question: lexical match with their row or sentence, plus a
-    preference for contacts printed in the passages retrieved for the answer."""
+    preference for contacts printed in the passages retrieved for the answer, in the sections of those
+    passages, or in the contact tables of their documents."""
 
-    def __init__(self, snapshot: IndexSnapshot, evidence_weight: float = 1.0) -> None:
+    def __init__(self, snapshot: IndexSnapshot, *, lexical_weight: float = 0.5, evidence_weight: float = 1.0,
+                 section_weight: float = 0.5, document_weight: float = 0.5, glossary_factor: float = 0.2,
+                 evidence_depth: int = 10) -> None:
         self.snapshot = snapshot
+        self.lexical_weight = lexical_weight
         self.evidence_weight = evidence_weight
+        self.section_weight = section_weight
+        self.document_weight = document_weight
+        self.glossary_factor = glossary_factor
+        self.evidence_depth = evidence_depth
         self.profiles = build_profiles(snapshot)
         self.lexical = LexicalIndex([f"{p.department} {p.text}" for p in self.profiles], domain_tokens)
 
@@ -100,16 +112,18 @@ class ContactRouter:
         fax number) are never offered unless the question is about that edition."""
         scores = self.lexical.scores(query)
         top = float(scores.max()) if len(scores) else 0.0
-        evidence_rank = {h.chunk.chunk_id: r for r, h in enumerate(hits[:6])}
+        evidence = self._evidence(hits)
         asks_fax = bool(_ASKS_FAX.search(question))
         best: dict[str, tuple[float, ContactProfile]] = {}
         for profile, raw in zip(self.profiles, scores, strict=True):
             c = profile.contact
             if not superseded and self._superseded(c):
                 continue
-            score = (float(raw) / top if top > 0 else 0.0)
-            if c.chunk_id in evidence_rank:
-                score += self.evidence_weight / (1 + evidence_rank[c.chunk_id])
+            chunk = self.snapshot.chunks.get(c.chunk_id)
+            # a glossary entry mentions a contact in passing: weak evidence of whom to call
+            glossary = chunk is not None and bool(_GLOSSARY.search(chunk.section or ""))
+            score = self.lexical_weight * (float(raw) / top if top > 0 else 0.0) * (0.5 if glossary else 1.0)
+            score += evidence(c.chunk_id, chunk) * (self.glossary_factor if glossary else 1.0)
             contact_region = _region(c, self.snapshot)
             if region and contact_region and contact_region != region:
                 score *= 0.5
@@ -133,6 +147,31 @@ class ContactRouter:
             used |= values
             out.append(routed)
         return out
+
+    def _evidence(self, hits: Sequence[Hit]) -> Callable[[str, Chunk | None], float]:
+        """How strongly the retrieved passages point at a contact: printed in a hit (by rank), else printed
+        elsewhere in a hit's section, else in a contact table ("Whom to Contact") of a top document."""
+        chunk_rank: dict[str, int] = {}
+        section_rank: dict[tuple[str, str], int] = {}
+        for r, h in enumerate(hits[:self.evidence_depth]):
+            chunk_rank.setdefault(h.chunk.chunk_id, r)
+            section_rank.setdefault((h.chunk.doc_id, h.chunk.section), r)
+        doc_rank: dict[str, int] = {}
+        for r, h in enumerate(hits[:3]):
+            doc_rank.setdefault(h.chunk.doc_id, r)
+
+        def weight(chunk_id: str, chunk: Chunk | None) -> float:
+            if chunk_id in chunk_rank:
+                return self.evidence_weight / (1 + chunk_rank[chunk_id])
+            if chunk is None:
+                return 0.0
+            if (chunk.doc_id, chunk.section) in section_rank:
+                return self.section_weight / (1 + section_rank[(chunk.doc_id, chunk.section)])
+            if chunk.doc_id in doc_rank and _CONTACT_SECTION.search(chunk.section or ""):
+                return self.document_weight / (1 + doc_rank[chunk.doc_id])
+            return 0.0
+
+        return weight
 
     def _superseded(self, contact: Contact) -> bool:
         chunk = self.snapshot.chunks.get(contact.chunk_id)

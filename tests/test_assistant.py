@@ -200,3 +200,18 @@ def test_a_follow_up_asking_for_their_fax_carries_the_earlier_department(assista
     fax = assistant.ask("whats the fax for that line", first["conversation_id"])
     assert fax["follow_up"] is True
     assert "503-555-0123" in fax["answer"] and fax["contacts"][0]["fax"] == "503-555-0123"
+
+
+def test_contact_comes_from_the_documents_contact_table_when_the_passage_prints_none(assistant):
+    # The timely-filing passage names no department; the claims section's "Whom to Contact" table does.
+    retrieval = assistant.retriever.search("whats the timely filing limit for kp northwest claims?")
+    assert retrieval.hits[0].chunk.section.startswith("5.6")
+    assert not [c for c in assistant.snapshot.contacts if c.chunk_id == retrieval.hits[0].chunk.chunk_id]
+    answer = assistant.ask("whats the timely filing limit for kp northwest claims?")
+    assert "503-555-0130" in _all_values(answer)
+
+
+def test_a_glossary_entry_does_not_outrank_the_department_that_handles_the_question(assistant):
+    answer = assistant.ask("pt has kp thru her job and is also on her husbands plan, which one pays first?")
+    assert answer["contacts"][0]["phone"] == "503-555-0130"
+    assert not any(c["department"].startswith("Terms") for c in answer["contacts"])
