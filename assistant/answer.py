@@ -8,13 +8,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.lexical import STOPWORDS
 from assistant.retrieval import Hit, domain_tokens
 from assistant.schema import Chunk
+from assistant.sentences import SentenceVectors, split_sentences
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])|\n+|(?<=:)\s+(?=[A-Z])|\s+(?=- )|\s*[·•▪]\s+")
-_ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|No|Dr|Mr|Ms|Mrs|St|vs|U\.S|a\.m|p\.m)\.$")
 _TIME = re.compile(r"\b\d+\s*(?:calendar\s+|business\s+|working\s+)?(?:days?|hours?|months?|years?|weeks?)\b|"
                    r"\bwithin\b|\bimmediately\b|\bnext business day\b", re.IGNORECASE)
 _ACTION = re.compile(r"^(?:call|send|submit|e-?mail|fax|mail|notify|report|contact|complete|return|sign|include|"
@@ -25,6 +26,7 @@ _ASKS_TIME = re.compile(r"\bhow (long|soon|quickly|fast|many days|late)|\bwhen\b
 _ASKS_CONTACT = re.compile(r"\bwho\b|\bcall\b|\bphone\b|\bnumber\b|\be-?mail\b|\bfax\b|\bcontact\b|\breach\b|"
                            r"\bsend\b|\bsubmit\b|\bwhere\b|\baddress\b|\btalk to\b|\bline\b", re.IGNORECASE)
 MAX_SENTENCES = 4
+MEANING_WEIGHT = 2.0  # tuned on the corpus questions: term recall 0.51 -> 0.55
 
 
 @dataclass(frozen=True)
@@ -41,24 +43,6 @@ class Picked:
     score: float
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of a passage (abbreviations like "e.g." do not end a sentence)."""
-    parts: list[str] = []
-    buffer = ""
-    for piece in _SENTENCE_END.split(text):
-        piece = piece.strip()
-        if not piece:
-            continue
-        buffer = f"{buffer} {piece}".strip() if buffer else piece
-        if _ABBREV_END.search(buffer):
-            continue
-        parts.append(buffer)
-        buffer = ""
-    if buffer:
-        parts.append(buffer)
-    return [p.lstrip("- ").strip() for p in parts if len(p.strip("- ")) > 2]
-
-
 def candidate_sentences(hits: Sequence[Hit], limit: int = 6) -> list[Sentence]:
     out: list[Sentence] = []
     for rank, hit in enumerate(hits[:limit]):
@@ -72,14 +56,18 @@ def _is_heading_echo(text: str, chunk: Chunk) -> bool:
     return any(text.strip().rstrip(".") == h.strip() for h in chunk.heading_path) or text == chunk.doc_title
 
 
-def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, urgent: bool) -> float:
+def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, urgent: bool,
+                   meaning: float = 0.0) -> float:
+    """Words shared with the question (rarer words count more), the sentence's rank and place, cues for
+    what the question asks (a time, a contact, an urgent duty) and ``meaning``: its cosine similarity
+    to the question, weighted."""
     tokens = set(domain_tokens(s.text))
     # A list item ("Scan the signed form and e-mail it") is about what its headings say it is about.
     context = set(domain_tokens(" ".join(s.chunk.heading_path))) - tokens
     total = sum(query_tokens.values()) or 1.0
     overlap = (sum(w for t, w in query_tokens.items() if t in tokens)
                + 0.6 * sum(w for t, w in query_tokens.items() if t in context)) / total
-    score = overlap + 0.25 / (1 + s.rank) + 0.04 / (1 + s.position)
+    score = overlap + meaning + 0.25 / (1 + s.rank) + 0.04 / (1 + s.position)
     if _ASKS_TIME.search(question) and _TIME.search(s.text):
         score += 0.25
     if _ASKS_CONTACT.search(question) and (PHONE_RE.search(s.text) or EMAIL_RE.search(s.text)):
@@ -92,11 +80,19 @@ def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, u
 
 
 def pick_sentences(hits: Sequence[Hit], question: str, query: str, idf: dict[str, float], *,
-                   urgent: bool = False) -> list[Picked]:
-    """The few sentences that answer: the best, then others close to it, at most two per chunk."""
+                   urgent: bool = False, vectors: SentenceVectors | None = None,
+                   question_vector: np.ndarray | None = None) -> list[Picked]:
+    """The few sentences that answer: the best, then others close to it, at most two per chunk. With
+    sentence vectors and the question's vector, meaning counts beside shared words."""
     weights = {t: idf.get(t, 1.0) for t in domain_tokens(query) if t not in STOPWORDS and len(t) > 2}
-    scored = sorted((Picked(s, score_sentence(s, weights, question, urgent)) for s in candidate_sentences(hits)),
-                    key=lambda p: -p.score)
+
+    def meaning(s: Sentence) -> float:
+        if vectors is None or question_vector is None:
+            return 0.0
+        return MEANING_WEIGHT * (vectors.similarity(question_vector, s.text) or 0.0)
+
+    scored = sorted((Picked(s, score_sentence(s, weights, question, urgent, meaning(s)))
+                     for s in candidate_sentences(hits)), key=lambda p: -p.score)
     if not scored:
         return []
     best = scored[0].score

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.embeddings import Embedder
+from assistant.embeddings import Embedder, embed_queries
 from assistant.index import IndexSnapshot
 from assistant.lexical import STOPWORDS, LexicalIndex, plain_tokens
 from assistant.schema import Chunk
@@ -92,6 +92,7 @@ class Retrieval:
     hits: list[Hit]
     query: str  # after expansion
     top_dense: float
+    also_vector: np.ndarray | None = None  # of the ``also_embed`` text, embedded in the same pass
 
 
 class HybridRetriever:
@@ -122,10 +123,14 @@ class HybridRetriever:
         self.max_idf = math.log(1 + n)
 
     def search(self, query: str, *, k: int = 10, region: str | None = None, old_edition: bool | None = None,
-               boost_docs: Iterable[str] = (), exclude_superseded: bool = False) -> Retrieval:
+               boost_docs: Iterable[str] = (), exclude_superseded: bool = False,
+               also_embed: str | None = None) -> Retrieval:
+        """The top ``k`` chunks (then the rest of the candidates). ``also_embed`` is a second text to embed
+        in the same pass as the query (the answerer compares the question with sentences)."""
         expanded = self.vocabulary.expand(query)
         wants_old = wants_old_edition(query) if old_edition is None else old_edition
-        query_vector = self.embedder.embed_query(expanded)
+        vectors = embed_queries(self.embedder, [expanded] if also_embed is None else [expanded, also_embed])
+        query_vector = vectors[0]
         dense = self.snapshot.index.query(query_vector, self.candidates)
 
         dense_rank = {h.chunk.chunk_id: r for r, h in enumerate(dense) if h.chunk.chunk_id in self.position}
@@ -150,7 +155,8 @@ class HybridRetriever:
             fused.append(Hit(chunk, score, dense_score.get(cid, 0.0), float(lexical_scores[self.position[cid]])))
         fused.sort(key=lambda h: -h.score)
         hits = diversify(fused, k)
-        return Retrieval(hits, expanded, max((h.dense for h in hits[:5]), default=0.0))
+        also = np.asarray(vectors[1], dtype=np.float32) if also_embed is not None else None
+        return Retrieval(hits, expanded, max((h.dense for h in hits[:5]), default=0.0), also)
 
     def _with_feedback(self, query: str, dense_rank: dict[str, int], lexical_scores: np.ndarray) -> np.ndarray:
         """Pseudo-relevance feedback: the rare words shared by the passages both rankings put on top are

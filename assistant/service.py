@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from assistant.answer import order_for_reading, pick_sentences
 from assistant.category import categorize
 from assistant.contacts import EMAIL_RE, PHONE_RE
@@ -22,6 +24,7 @@ from assistant.retrieval import HybridRetriever, Retrieval, detect_region, wants
 from assistant.routing import ContactRouter, Routed, fallback_contacts, verify_contacts
 from assistant.safety import screen
 from assistant.schema import Chunk
+from assistant.sentences import sentence_vectors
 from assistant.settings import Settings
 from assistant.vocabulary import Vocabulary
 
@@ -64,6 +67,7 @@ class Prepared:
     follow_up: bool
     timings: dict[str, float] = field(default_factory=dict)
     previous_contacts: list[dict[str, Any]] = field(default_factory=list)  # of the turn a follow-up leans on
+    question_vector: np.ndarray | None = None  # the question's own words, for choosing answer sentences
 
 
 class ApprovedAnswers(Protocol):
@@ -104,6 +108,7 @@ class Assistant:
         self.vocabulary = Vocabulary.learn(c.text for c in snapshot.chunks.values())
         self.retriever = HybridRetriever(snapshot, embedder, self.vocabulary)
         self.router = ContactRouter(snapshot)
+        self.sentence_vectors = sentence_vectors(settings.data_dir, snapshot, embedder)
         self.conversations = conversations or ConversationStore(settings.data_dir / "conversations.sqlite3")
         self.writer = writer
         self.approved = approved
@@ -155,10 +160,13 @@ class Assistant:
         prepared_ms = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
         retrieval = None
+        question_vector = None
         confidence = Confidence(0.0, 0.0)
         if screened.question.strip() and len(plain_tokens(screened.question)) > 0:
             old = wants_old_edition(screened.question, history[-1].resolved_query if follow else "")
-            retrieval = self.retriever.search(query, k=10, region=region, boost_docs=boost, old_edition=old)
+            retrieval = self.retriever.search(query, k=10, region=region, boost_docs=boost, old_edition=old,
+                                              also_embed=screened.question.replace("[redacted]", " "))
+            question_vector = retrieval.also_vector
             if follow and len(plain_tokens(screened.question)) >= 3:
                 # the later turn may have moved on: its own words get a say beside the carried topic
                 alone = self.retriever.search(screened.question, k=10, region=region, old_edition=old)
@@ -173,7 +181,7 @@ class Assistant:
         timings = {"screen": round(prepared_ms, 2), "retrieve": round((time.perf_counter() - started) * 1000, 2)}
         return Prepared(conv_id, new_id("m"), screened.redacted, query, region, retrieval, confidence, urgent,
                         screened.phi, screened.injection, follow, timings,
-                        list(history[-1].answer.get("contacts", [])) if follow else [])
+                        list(history[-1].answer.get("contacts", [])) if follow else [], question_vector)
 
     def unknown_share(self, question: str) -> float:
         """How much of the question is about things no document mentions (after spelling correction)."""
@@ -210,7 +218,9 @@ class Assistant:
         assert prepared.retrieval is not None
         hits = prepared.retrieval.hits
         picked = order_for_reading(pick_sentences(hits, prepared.question, prepared.retrieval.query,
-                                                  self.retriever.idf, urgent=prepared.urgent))
+                                                  self.retriever.idf, urgent=prepared.urgent,
+                                                  vectors=self.sentence_vectors,
+                                                  question_vector=prepared.question_vector))
         citations: list[dict[str, Any]] = []
         numbers: dict[str, int] = {}
         sentences: list[str] = []

@@ -24,7 +24,9 @@ from assistant.catalog import Catalog, DocumentRecord
 from assistant.contacts import find_contacts, unique_mentions
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder
 from assistant.errors import AssistantError, DocumentError, IngestBusy
+from assistant.index import IndexSnapshot
 from assistant.schema import Chunk, Contact, DocumentInfo
+from assistant.sentences import sentence_vectors
 from assistant.settings import Settings
 from assistant.store import ChromaStore, ChunkIndex
 from ingest.chunking import body_budget, chunk_sections
@@ -230,10 +232,17 @@ class Ingestor:
         try:
             with ingest_lock(self.settings.data_dir):
                 self._run(paths, rebuild, summary)
+                if summary.collection and not summary.error:
+                    self._warm_sentence_vectors()
         except AssistantError as exc:
             summary.error = exc.message
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def _warm_sentence_vectors(self) -> None:
+        """Embed the live index's sentences for answer selection now, so the service starts without it."""
+        snapshot = IndexSnapshot.open(self.settings)
+        sentence_vectors(self.settings.data_dir, snapshot, self.embedder)
 
     def _run(self, paths: list[Path], rebuild: bool, summary: IngestSummary) -> None:
         catalog = Catalog(self.settings.catalog_path)

@@ -1,0 +1,70 @@
+"""Sentence vectors for answer selection: cached in the data dir, pruned, recomputed when unreadable, and
+used to pick the sentence that states the fact asked for."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assistant.index import IndexSnapshot
+from assistant.sentences import SentenceVectors, cache_path, chunk_sentences, sentence_vectors
+from ingest.pipeline import Ingestor
+from tests.conftest import CountingEmbedder
+
+DOC = """# Claims
+
+## 1 Timely Filing
+
+Claims received after the filing limit are denied and the member may not be billed for them.
+Kaiser Permanente must receive an initial claim within 365 days of the date of service.
+
+## 2 Claim Status
+
+Check claim status on the portal before calling the claims unit.
+"""
+
+
+def _ingest(tmp_path, settings, embedder, text=DOC):
+    docs = tmp_path / "docs"
+    docs.mkdir(exist_ok=True)
+    (docs / "claims.md").write_text(text)
+    summary = Ingestor(settings, embedder, progress=False).run([docs])
+    assert summary.ok, summary.to_text()
+    return IndexSnapshot.open(settings)
+
+
+def test_ingest_caches_every_sentence_and_a_second_load_embeds_nothing(tmp_path, settings, embedder):
+    snapshot = _ingest(tmp_path, settings, embedder)
+    path = cache_path(settings.data_dir, embedder.name)
+    assert path.is_file()
+    texts = chunk_sentences(snapshot.chunks.values())
+    assert any("365 days" in t for t in texts)
+    counting = CountingEmbedder(embedder.inner)
+    vectors = sentence_vectors(settings.data_dir, snapshot, counting)
+    assert counting.embedded == 0
+    assert all(vectors.get(t) is not None for t in texts)
+    v = vectors.get(texts[0])
+    assert v is not None and abs(float(np.linalg.norm(v)) - 1.0) < 1e-3
+
+
+def test_changed_document_embeds_only_new_sentences_and_prunes_old_ones(tmp_path, settings, embedder):
+    _ingest(tmp_path, settings, embedder)
+    changed = DOC.replace("Check claim status on the portal before calling the claims unit.",
+                          "Claim status is shown on the portal the day after a claim is received.")
+    counting = CountingEmbedder(embedder.inner)
+    snapshot = _ingest(tmp_path, settings, counting, changed)
+    cached = SentenceVectors.load(cache_path(settings.data_dir, embedder.name), embedder.dimension)
+    assert cached.get("Check claim status on the portal before calling the claims unit.") is None
+    assert cached.get("Claim status is shown on the portal the day after a claim is received.") is not None
+    assert len(cached) == len(set(chunk_sentences(snapshot.chunks.values())))
+
+
+def test_unreadable_cache_is_recomputed_not_fatal(tmp_path, settings, embedder):
+    snapshot = _ingest(tmp_path, settings, embedder)
+    path = cache_path(settings.data_dir, embedder.name)
+    path.write_bytes(b"not a numpy archive")
+    counting = CountingEmbedder(embedder.inner)
+    vectors = sentence_vectors(settings.data_dir, snapshot, counting)
+    assert counting.embedded == len(set(chunk_sentences(snapshot.chunks.values())))
+    assert SentenceVectors.load(path, embedder.dimension).get(
+        "Kaiser Permanente must receive an initial claim within 365 days of the date of service.") is not None
+    assert len(vectors) == counting.embedded
