@@ -153,7 +153,7 @@ class HybridRetriever:
             if exclude_superseded and chunk.status == "superseded" and not wants_old:
                 continue
             fused.append(Hit(chunk, score, dense_score.get(cid, 0.0), float(lexical_scores[self.position[cid]])))
-        fused.sort(key=lambda h: -h.score)
+        fused.sort(key=lambda h: (-h.score, self.position[h.chunk.chunk_id]))
         hits = diversify(fused, k)
         also = np.asarray(vectors[1], dtype=np.float32) if also_embed is not None else None
         return Retrieval(hits, expanded, max((h.dense for h in hits[:5]), default=0.0), also)
@@ -168,7 +168,7 @@ class HybridRetriever:
             counts.update(self.chunk_tokens[self.position[cid]])
         asked = set(domain_tokens(query))
         shared = [t for t, n in counts.items() if n >= 2 and t not in asked and t not in STOPWORDS and len(t) > 3]
-        shared.sort(key=lambda t: -self.idf.get(t, 0.0) * counts[t])
+        shared.sort(key=lambda t: (-self.idf.get(t, 0.0) * counts[t], t))
         extra = shared[: self.feedback_terms]
         if not extra:
             return lexical_scores

@@ -76,7 +76,7 @@ class Vocabulary:
         extra: list[str] = []
         corrected = [self.correct(t) for t in _WORD.findall(lowered)]
         extra += [c for t, c in zip(_WORD.findall(lowered), corrected, strict=True) if c != t]
-        for token in set(tokens):
+        for token in dict.fromkeys(tokens):  # in question order: the expanded text must not vary by run
             for expansion in sorted(self.abbreviations.get(token, ())):
                 extra.append(expansion)
         for abbr, expansions in self.abbreviations.items():
