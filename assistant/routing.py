@@ -105,6 +105,12 @@ class ContactRouter:
         self.evidence_depth = evidence_depth
         self.profiles = build_profiles(snapshot)
         self.lexical = LexicalIndex([f"{p.department} {p.text}" for p in self.profiles], domain_tokens)
+        # what never changes between questions: each profile's chunk, region, and whether it is a
+        # glossary mention (weak evidence of whom to call) or printed only in a superseded edition
+        self._chunks = [snapshot.chunks.get(p.contact.chunk_id) for p in self.profiles]
+        self._regions = [_region(p.contact, snapshot) for p in self.profiles]
+        self._glossary = [c is not None and bool(_GLOSSARY.search(c.section or "")) for c in self._chunks]
+        self._retired = [c is not None and c.status == "superseded" for c in self._chunks]
 
     def route(self, question: str, query: str, hits: Sequence[Hit], region: str | None, *,
               limit: int = 2, superseded: bool = False) -> list[Routed]:
@@ -115,16 +121,14 @@ class ContactRouter:
         evidence = self._evidence(hits)
         asks_fax = bool(_ASKS_FAX.search(question))
         best: dict[str, tuple[float, ContactProfile]] = {}
-        for profile, raw in zip(self.profiles, scores, strict=True):
+        for i, (profile, raw) in enumerate(zip(self.profiles, scores, strict=True)):
             c = profile.contact
-            if not superseded and self._superseded(c):
+            if not superseded and self._retired[i]:
                 continue
-            chunk = self.snapshot.chunks.get(c.chunk_id)
-            # a glossary entry mentions a contact in passing: weak evidence of whom to call
-            glossary = chunk is not None and bool(_GLOSSARY.search(chunk.section or ""))
+            glossary = self._glossary[i]
             score = self.lexical_weight * (float(raw) / top if top > 0 else 0.0) * (0.5 if glossary else 1.0)
-            score += evidence(c.chunk_id, chunk) * (self.glossary_factor if glossary else 1.0)
-            contact_region = _region(c, self.snapshot)
+            score += evidence(c.chunk_id, self._chunks[i]) * (self.glossary_factor if glossary else 1.0)
+            contact_region = self._regions[i]
             if region and contact_region and contact_region != region:
                 score *= 0.5
             if c.kind == "fax" and not asks_fax:
