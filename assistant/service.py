@@ -164,8 +164,11 @@ class Assistant:
         confidence = Confidence(0.0, 0.0)
         if screened.question.strip() and len(plain_tokens(screened.question)) > 0:
             old = wants_old_edition(screened.question, history[-1].resolved_query if follow else "")
+            # A follow-up's own words ("what's their email?") lack the topic: their meaning would pull in any
+            # sentence about e-mail, so its sentences are chosen by words and rank alone.
+            own_words = None if follow else screened.question.replace("[redacted]", " ")
             retrieval = self.retriever.search(query, k=10, region=region, boost_docs=boost, old_edition=old,
-                                              also_embed=screened.question.replace("[redacted]", " "))
+                                              also_embed=own_words)
             question_vector = retrieval.also_vector
             if follow and len(plain_tokens(screened.question)) >= 3:
                 # the later turn may have moved on: its own words get a say beside the carried topic

@@ -230,3 +230,13 @@ def test_sentence_meaning_puts_the_stated_limit_first(assistant):
     finally:
         assistant.sentence_vectors = vectors
     assert not all(fact in lead for fact, lead in zip(questions.values(), leads, strict=True))
+
+
+def test_a_contact_follow_up_quotes_no_unrelated_email_sentences(assistant):
+    first = assistant.ask("where do I send the ownership and control disclosure?")
+    second = assistant.ask("what's their email?", first["conversation_id"])
+    assert second["follow_up"] is True
+    assert "Medicaid-PROV-Team@kp.org" in second["answer"]
+    # regression: the meaning of "their email" alone pulled in sentences about other mailboxes
+    assert {c["doc_id"] for c in second["citations"]} == {"ca-medi-cal-portal"}, second["answer"]
+    assert "nw-um-referrals@example.org" not in second["answer"]
