@@ -31,6 +31,8 @@ _INJECTION = re.compile(
     r"|\b(system|developer|assistant)\s*(prompt|message)?\s*:"
     r"|\byou are now\b|\bpretend (to be|you are)\b|\bact as\b|\brole-?play\b"
     r"|\b(reply|respond|answer|say)\s+(only|just)\b"
+    r"|\b(reply|respond|answer)\b[^.?!]{0,40}\bonly\s+(with|in)\b"
+    r"|\bfrom now on\b[^.?!]{0,40}\b(respond|reply|answer|say|output)\b"
     r"|\b(print|reveal|show|repeat)\s+(your|the)\s+(hidden\s+|system\s+|secret\s+)*(prompt|instructions)"
     r"|\bnew (policy|rule|instructions?)\b\s*[:,-]"
     r"|\b(tell|inform) (them|everyone|the provider|providers|people)\b.{0,40}\b(is|are)\b",
@@ -103,7 +105,7 @@ def strip_injection(text: str) -> tuple[str, bool]:
     without_comments = re.sub(r"<!--.*?-->|\[\[.*?\]\]|\{\{.*?\}\}", " ", text, flags=re.DOTALL)
     hidden = without_comments != text
     text = without_comments
-    sentences = re.split(r"(?<=[.!?\n])\s+|\s+(?=(?:ignore|disregard|system:|new policy)\b)", text,
+    sentences = re.split(r"(?<=[.!?\n:])\s+|\s+(?=(?:ignore|disregard|system:|new policy|then tell)\b)", text,
                          flags=re.IGNORECASE)
     kept = [s for s in sentences if s and not _INJECTION.search(s)]
     return " ".join(kept).strip(), hidden or len(kept) != len([s for s in sentences if s])

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from assistant.answer import order_for_reading, pick_sentences
+from assistant.answerability import Answerability, Gap
 from assistant.category import categorize
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.conversations import ConversationStore, Turn, new_id
@@ -34,6 +35,7 @@ _REFERS = re.compile(r"\b(their|they|them|theirs|it|its|that|this|those|these|th
                      r"one|ones|else|instead|too|also)\b", re.IGNORECASE)
 _CONTINUES = re.compile(r"^\s*(and|also|or|but|so|what about|how about|what if|same for|then)\b", re.IGNORECASE)
 ABSTAIN_TEXT = "The provider manual and program pages I have do not cover this question, so I can't answer it."
+ABSTAIN_WHY = "The provider manual and program pages I have do not cover this question ({}), so I can't answer it."
 
 
 @dataclass
@@ -47,7 +49,7 @@ class Confidence:
     @property
     def value(self) -> float:
         dense = min(1.0, max(0.0, (self.top_dense - 0.2) / 0.5))
-        return round(max(0.0, 0.3 * self.coverage + 0.7 * dense - 0.5 * self.unknown_share), 4)
+        return round(max(0.0, 0.3 * self.coverage + 0.7 * dense - 0.25 * self.unknown_share), 4)
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Prepared:
     timings: dict[str, float] = field(default_factory=dict)
     previous_contacts: list[dict[str, Any]] = field(default_factory=list)  # of the turn a follow-up leans on
     question_vector: np.ndarray | None = None  # the question's own words, for choosing answer sentences
+    gap: Gap | None = None  # what the question asks for that the sources lack
 
 
 class ApprovedAnswers(Protocol):
@@ -113,6 +116,7 @@ class Assistant:
         self.writer = writer
         self.approved = approved
         self.all_text = "\n".join(c.text for c in snapshot.chunks.values())
+        self.answerability = Answerability(list(snapshot.chunks.values()))
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None,
@@ -181,10 +185,13 @@ class Assistant:
                 first = {h.chunk.chunk_id for h in duty.hits[:3]}
                 retrieval = Retrieval(duty.hits[:3] + [h for h in retrieval.hits if h.chunk.chunk_id not in first],
                                       f"{self.settings.urgent_query} {retrieval.query}", retrieval.top_dense)
+        gap = None
+        if retrieval is not None and not urgent:
+            gap = self.answerability.gap(screened.question, query, [h.chunk for h in retrieval.hits], region)
         timings = {"screen": round(prepared_ms, 2), "retrieve": round((time.perf_counter() - started) * 1000, 2)}
         return Prepared(conv_id, new_id("m"), screened.redacted, query, region, retrieval, confidence, urgent,
                         screened.phi, screened.injection, follow, timings,
-                        list(history[-1].answer.get("contacts", [])) if follow else [], question_vector)
+                        list(history[-1].answer.get("contacts", [])) if follow else [], question_vector, gap)
 
     def unknown_share(self, question: str) -> float:
         """How much of the question is about things no document mentions (after spelling correction)."""
@@ -198,7 +205,7 @@ class Assistant:
             return True
         if prepared.urgent:
             return False
-        return prepared.confidence.value < self.settings.abstain_below
+        return prepared.gap is not None or prepared.confidence.value < self.settings.abstain_below
 
     def compose(self, prepared: Prepared) -> dict[str, Any]:
         base = {"conversation_id": prepared.conversation_id, "message_id": prepared.message_id,
@@ -215,9 +222,11 @@ class Assistant:
         if self.abstains(prepared):
             contacts = verify_contacts(fallback_contacts(self.snapshot, prepared.region or "Northwest",
                                                          self.settings.fallback_contacts), self.snapshot)
-            text = ABSTAIN_TEXT + "".join(f" Please contact {c.department} at {_values(c)}." for c in contacts[:1])
+            text = ABSTAIN_TEXT if prepared.gap is None else ABSTAIN_WHY.format(prepared.gap.explain())
+            text += "".join(f" Please contact {c.department} at {_values(c)}." for c in contacts[:1])
             return {**base, "answer": text, "citations": [], "contacts": [c.to_dict() for c in contacts[:1]],
-                    "abstained": True, "category": "general"}
+                    "abstained": True, "category": "general",
+                    "abstain_reason": prepared.gap.reason if prepared.gap else "low_confidence"}
         assert prepared.retrieval is not None
         hits = prepared.retrieval.hits
         picked = order_for_reading(pick_sentences(hits, prepared.question, prepared.retrieval.query,

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=240, description="Most tokens of one embedded chunk (model window: 256).")
     chunk_overlap_tokens: int = 40
     min_chunk_tokens: int = Field(default=60, description="Sections smaller than this merge with neighbours.")
-    abstain_below: float = Field(default=0.15, description="Answer confidence under which the assistant abstains "
+    abstain_below: float = Field(default=0.07, description="Answer confidence under which the assistant abstains "
                                  "(calibrated on the evaluation questions, see evals/calibrate.py).")
     fallback_contacts: dict[str, str] = Field(
         default={"Northwest": r"Provider Relations Department", "California": r"Medi-Cal-State-Programs@",

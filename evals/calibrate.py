@@ -2,7 +2,8 @@
 
     .venv/bin/python -m evals.calibrate [--data-dir DIR]
 
-Prints, for each candidate threshold, abstention precision and recall and how many answerable
+Prints what each answerability check (assistant/answerability.py) refuses and, for each candidate
+confidence threshold on top of those checks, abstention precision and recall and how many answerable
 questions would be refused; the chosen value goes into Settings.abstain_below (PA_ABSTAIN_BELOW)."""
 
 from __future__ import annotations
@@ -33,16 +34,19 @@ def main() -> None:
     assistant = Assistant(settings, IndexSnapshot.open(settings), embedder)
     questions = [q for q in load_questions(default_question_files(ROOT))
                  if q.set == "corpus" and q.conversation is None and not q.urgent]
-    scored = [(assistant.prepare(q.question, None, q.region).confidence.value, q.abstain) for q in questions]
-    n_abstain = sum(a for _, a in scored)
+    prepared = [(assistant.prepare(q.question, None, q.region), q.abstain) for q in questions]
+    scored = [(p.confidence.value, p.gap is not None, a) for p, a in prepared]
+    n_abstain = sum(a for _, _, a in scored)
     print(f"{len(scored)} questions, {n_abstain} should abstain")
-    print("threshold  precision  recall  answerable refused")
-    for t in [x / 100 for x in range(10, 80, 5)]:
-        said = [a for c, a in scored if c < t]
+    for reason in sorted({p.gap.reason for p, _ in prepared if p.gap}):
+        hits = [a for p, a in prepared if p.gap and p.gap.reason == reason]
+        print(f"gap '{reason}': refuses {len(hits)}, {sum(hits)} of them rightly")
+    print("threshold  precision  recall  answerable refused   (a gap refuses whatever the threshold)")
+    for t in [x / 100 for x in range(0, 31, 1)]:
+        said = [a for c, gap, a in scored if gap or c < t]
         tp = sum(said)
         print(f"{t:9.2f}  {tp / len(said) if said else 1.0:9.3f}  {tp / n_abstain if n_abstain else 0:6.3f}  "
               f"{len(said) - tp:4d} of {len(scored) - n_abstain}")
-
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,114 @@
+"""Whether the sources can answer a question at all, with the reason when they cannot.
+
+Retrieval scores cannot tell "what's the timely filing limit?" from "what's the timely filing limit for
+Medi-Cal?": both find the same passages with the same scores. What differs is something the question
+asks for that the sources lack. Each check here names one such thing:
+
+- the kind of answer asked for is missing from the top passages of the question's region: an amount of
+  money, a length of time (the Northwest's filing limit does not answer a question about Medi-Cal);
+- a billing code (CPT, HCPCS, ICD-10) or a US state the question names appears in no document;
+- the question is a request to produce something (a letter, an essay), not a question about the manual.
+
+The checks are deliberately narrow: a wrong refusal costs a provider an answer that was there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.retrieval import region_of
+from assistant.schema import Chunk
+
+US_STATES = (
+    "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut", "delaware", "florida",
+    "georgia", "hawaii", "idaho", "illinois", "indiana", "iowa", "kansas", "kentucky", "louisiana", "maine",
+    "maryland", "massachusetts", "michigan", "minnesota", "mississippi", "missouri", "montana", "nebraska",
+    "nevada", "new hampshire", "new jersey", "new mexico", "new york", "north carolina", "north dakota", "ohio",
+    "oklahoma", "oregon", "pennsylvania", "rhode island", "south carolina", "south dakota", "tennessee", "texas",
+    "utah", "vermont", "virginia", "washington", "west virginia", "wisconsin", "wyoming", "puerto rico",
+    "district of columbia",
+)
+_STATE = re.compile(r"\b(" + "|".join(US_STATES) + r")\b", re.IGNORECASE)
+# "a member from Colorado visiting us" is about this region's rules for visitors, not Colorado's rules
+_FROM_ELSEWHERE = re.compile(r"\b(from)\s+(?:(?:kp|kaiser|the)\s+)?$", re.IGNORECASE)
+
+_CODE = re.compile(r"(?<![\w$./-])(\d{5}|[A-HJ-NP-Z]\d{4}|\d{4}[FT]|[A-TV-Z]\d{2}\.\d{1,4})(?![\w/-])")
+
+_MONEY_ASKED = re.compile(
+    r"\bhow much\b(?!\s+(time|longer|notice|warning|earlier|later|advance|lead))"
+    r"(?=.*\b(pay|paid|payment|reimburs\w*|cost|fee|rate|charge|owe|interest|money|amount|worth|price|dollars?)\b)"
+    r"|\bwhat (does|do|will|would) (kp|kaiser|kaiser permanente|you|the plan|medi-?cal)\s+(pay|reimburse)\b"
+    r"|\b(payment|reimbursement|fee) (rate|amount)s?\b",
+    re.IGNORECASE)
+_MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d+(\.\d+)?\s?(%|percent)|\bdollars?\b|\bcents?\b", re.IGNORECASE)
+
+_DURATION_WORDS = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|mos?|years?|yrs?)"
+_DURATION_ASKED = re.compile(
+    r"\bhow (long|soon|fast|quickly|early|often)\b|\bby when\b|\bwithin how\b"
+    rf"|\bhow many (\w+ )?{_DURATION_WORDS}\b"
+    r"|\b(time ?limit|time ?frame|deadline|cut-?off|turn-?around|filing limit)\b"
+    rf"|\b(every|within|after|before)\s+\d+\s+(calendar |business |working )?{_DURATION_WORDS}\b",
+    re.IGNORECASE)
+_NUMBER_WORD = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|" \
+               r"thirty|forty[- ]five|sixty|ninety|a|an)"
+_DURATION_GIVEN = re.compile(
+    rf"\b{_NUMBER_WORD}[- ]?(\(\d+\)\s*)?(calendar |business |working |full )?"
+    r"(minutes?|hours?|days?|weeks?|months?|years?)\b"
+    r"|\b(immediately|same[- ]day|next (business |working )?day|annual(ly)?|yearly|quarterly|monthly|weekly|daily|"
+    r"promptly|without delay|at once|each year|every year|before the (service|visit|admission))\b",
+    re.IGNORECASE)
+
+_REQUEST = re.compile(
+    r"^\W*(?:(?:can|could|would|will) you\s+)?(?:please\s+)?(?:write|draft|compose|create|generate|make)\s+"
+    r"(?:me|us|my|our)?\s*(?:a|an|some)\s+(?!(?:claim|referral|request|report|appeal|authorization)\b)",
+    re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Why the sources cannot answer: a short label for staff and the words a provider reads."""
+
+    reason: str  # amount | duration | code | place | request
+    detail: str
+
+    def explain(self) -> str:
+        return {
+            "amount": "they give no payment amounts or rates for it",
+            "duration": "the passages on this topic give no time limit for it",
+            "code": f"no document mentions {self.detail}",
+            "place": f"they do not cover {self.detail}",
+            "request": "I answer questions about the manual; I do not write letters or other documents",
+        }[self.reason]
+
+
+class Answerability:
+    """Checks of a question against the whole corpus and against its top passages."""
+
+    def __init__(self, chunks: Sequence[Chunk], evidence_depth: int = 5) -> None:
+        self.corpus_lower = "\n".join(c.text for c in chunks).lower()
+        self.places_known = {s for s in US_STATES if re.search(rf"\b{s}\b", self.corpus_lower)}
+        # a question's evidence: the passages an answer would quote from (a two-part question's second
+        # part is often in the fourth or fifth)
+        self.evidence_depth = evidence_depth
+
+    def gap(self, question: str, query: str, evidence: Sequence[Chunk], region: str | None = None) -> Gap | None:
+        """The first reason the sources cannot answer ``question`` (``query`` is the question as resolved
+        against the conversation; ``evidence`` the retrieved chunks, best first; ``region`` the one the
+        question or conversation is about), or None."""
+        if _REQUEST.search(question):
+            return Gap("request", "")
+        for m in _CODE.finditer(question):
+            if m.group(1).lower() not in self.corpus_lower:
+                return Gap("code", f"code {m.group(1)}")
+        for m in _STATE.finditer(question):
+            state = m.group(1).lower()
+            if state not in self.places_known and not _FROM_ELSEWHERE.search(question[: m.start()]):
+                return Gap("place", m.group(1).title())
+        top = [c for c in evidence[: self.evidence_depth] if region is None or region_of(c) in (None, region)]
+        if _MONEY_ASKED.search(query) and not any(_MONEY_GIVEN.search(c.text) for c in top):
+            return Gap("amount", "")
+        if _DURATION_ASKED.search(query) and not any(_DURATION_GIVEN.search(c.text) for c in top):
+            return Gap("duration", "")
+        return None
