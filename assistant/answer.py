@@ -14,7 +14,7 @@ from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.lexical import STOPWORDS
 from assistant.retrieval import Hit, domain_tokens
 from assistant.schema import Chunk
-from assistant.sentences import SentenceVectors, split_sentences
+from assistant.sentences import SentenceVectors, quotable_sentences
 
 _TIME = re.compile(r"\b\d+\s*(?:calendar\s+|business\s+|working\s+)?(?:days?|hours?|months?|years?|weeks?)\b|"
                    r"\bwithin\b|\bimmediately\b|\bnext business day\b", re.IGNORECASE)
@@ -46,7 +46,7 @@ class Picked:
 def candidate_sentences(hits: Sequence[Hit], limit: int = 6) -> list[Sentence]:
     out: list[Sentence] = []
     for rank, hit in enumerate(hits[:limit]):
-        for pos, text in enumerate(split_sentences(hit.chunk.text)):
+        for pos, text in enumerate(quotable_sentences(hit.chunk.text)):
             if 12 <= len(text) <= 600 and not _is_heading_echo(text, hit.chunk):
                 out.append(Sentence(text, hit.chunk, rank, pos))
     return out

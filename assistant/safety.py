@@ -105,7 +105,7 @@ def strip_injection(text: str) -> tuple[str, bool]:
     without_comments = re.sub(r"<!--.*?-->|\[\[.*?\]\]|\{\{.*?\}\}", " ", text, flags=re.DOTALL)
     hidden = without_comments != text
     text = without_comments
-    sentences = re.split(r"(?<=[.!?\n:])\s+|\s+(?=(?:ignore|disregard|system:|new policy|then tell)\b)", text,
+    sentences = re.split(r"(?<=[.!?\n])\s+|\s+(?=(?:ignore|disregard|system:|new policy|then tell)\b)", text,
                          flags=re.IGNORECASE)
     kept = [s for s in sentences if s and not _INJECTION.search(s)]
     return " ".join(kept).strip(), hidden or len(kept) != len([s for s in sentences if s])

@@ -46,6 +46,24 @@ def split_sentences(text: str) -> list[str]:
     return [p.lstrip("- ").strip() for p in parts if len(p.strip("- ")) > 2]
 
 
+# A table flattened by PDF extraction reads as one long run: "Standard pre-service 14 calendar days Expedited
+# pre-service 72 hours Concurrent review ...". A row ends after its time and before the next row's capital.
+_ROW_END = re.compile(r"(?:(?<=days)|(?<=hours)|(?<=months)|(?<=years)|(?<=weeks))\s+(?=[A-Z])")
+_TIME = re.compile(r"\b\d+ (?:calendar |business |working )?(?:days|hours|months|years|weeks)\b")
+
+
+def quotable_sentences(text: str) -> list[str]:
+    """The sentences an answer may quote: ``split_sentences``, with a flattened table (three or more times
+    in one long run) cut into its rows, so "Corrected or replacement claim 180 days" can be quoted alone."""
+    out: list[str] = []
+    for sentence in split_sentences(text):
+        if len(sentence) > 160 and len(_TIME.findall(sentence)) >= 3:
+            out.extend(row.strip() for row in _ROW_END.split(sentence) if len(row.strip()) > 2)
+        else:
+            out.append(sentence)
+    return out
+
+
 def sentence_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
@@ -114,7 +132,7 @@ class SentenceVectors:
 
 
 def chunk_sentences(chunks: Iterable[Chunk]) -> list[str]:
-    return [s for c in chunks for s in split_sentences(c.text)]
+    return [s for c in chunks for s in quotable_sentences(c.text)]
 
 
 def sentence_vectors(data_dir: Path, snapshot: IndexSnapshot, embedder: Embedder) -> SentenceVectors:
