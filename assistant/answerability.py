@@ -7,7 +7,8 @@ asks for that the sources lack. Each check here names one such thing:
 - the kind of answer asked for is missing from the top passages of the question's region: an amount of
   money, a length of time (the Northwest's filing limit does not answer a question about Medi-Cal);
 - a billing code (CPT, HCPCS, ICD-10) or a US state the question names appears in no document;
-- the question is a request to produce something (a letter, an essay), not a question about the manual.
+- the question is a request to produce something (a letter, an essay), or about something no provider
+  manual covers (a weather forecast, where to eat near the clinic), not a question about the manual.
 
 The checks are deliberately narrow: a wrong refusal costs a provider an answer that was there.
 """
@@ -65,12 +66,19 @@ _REQUEST = re.compile(
     r"(?:me|us|my|our)?\s*(?:a|an|some)\s+(?!(?:claim|referral|request|report|appeal|authorization)\b)",
     re.IGNORECASE)
 
+_OFF_TOPIC = re.compile(
+    r"\b(weather|forecast)\b"
+    r"|\b(best|good|nearest|closest|cheap)\s+(\w+\s+)?(places?|restaurants?|spots?|shops?|stores?|cafes?)\b"
+    r".{0,40}\b(near|around|close to|by)\b"
+    r"|\bplaces? (to eat|for (lunch|dinner|breakfast))\b",
+    re.IGNORECASE)
+
 
 @dataclass(frozen=True)
 class Gap:
     """Why the sources cannot answer: a short label for staff and the words a provider reads."""
 
-    reason: str  # amount | duration | code | place | request
+    reason: str  # amount | duration | code | place | request | off_topic
     detail: str
 
     def explain(self) -> str:
@@ -80,6 +88,7 @@ class Gap:
             "code": f"no document mentions {self.detail}",
             "place": f"they do not cover {self.detail}",
             "request": "I answer questions about the manual; I do not write letters or other documents",
+            "off_topic": "it is not about the plan's rules and procedures for providers",
         }[self.reason]
 
 
@@ -99,6 +108,8 @@ class Answerability:
         question or conversation is about), or None."""
         if _REQUEST.search(question):
             return Gap("request", "")
+        if _OFF_TOPIC.search(question):
+            return Gap("off_topic", "")
         for m in _CODE.finditer(question):
             if m.group(1).lower() not in self.corpus_lower:
                 return Gap("code", f"code {m.group(1)}")

@@ -35,6 +35,8 @@ CHECKS = Answerability([FILING, REFERRAL, DME])
     ("does texas medicaid need prior auth?", [FILING], "place"),
     ("can we see kp members who live in idaho?", [FILING], "place"),
     ("can you write me a cover letter for a receptionist job", [FILING], "request"),
+    ("any good pizza places near the clinic?", [FILING], "off_topic"),
+    ("will the weather be ok for our staff picnic", [FILING], "off_topic"),
 ])
 def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidence, reason):
     gap = CHECKS.gap(question, question, evidence)
@@ -51,6 +53,7 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("how much notice do we give before leaving the network?", [REFERRAL]),  # notice is time, not money
     ("can you write the auth number on the claim form?", [REFERRAL]),
     ("who do I send a referral to?", [REFERRAL]),
+    ("can we buy pizza for the kp referral coordinators as a thank you?", [REFERRAL]),  # a gifts question
 ])
 def test_a_question_its_sources_can_answer_has_no_gap(question, evidence):
     assert CHECKS.gap(question, question, evidence) is None
