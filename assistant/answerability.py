@@ -95,8 +95,8 @@ class Gap:
 class Answerability:
     """Checks of a question against the whole corpus and against its top passages."""
 
-    def __init__(self, chunks: Sequence[Chunk], evidence_depth: int = 5) -> None:
-        self.corpus_lower = "\n".join(c.text for c in chunks).lower()
+    def __init__(self, corpus_text: str, evidence_depth: int = 5) -> None:
+        self.corpus_lower = corpus_text.lower()
         self.places_known = {s for s in US_STATES if re.search(rf"\b{s}\b", self.corpus_lower)}
         # a question's evidence: the passages an answer would quote from (a two-part question's second
         # part is often in the fourth or fifth)

@@ -49,7 +49,7 @@ def split_sentences(text: str) -> list[str]:
 # A table flattened by PDF extraction reads as one long run: "Standard pre-service 14 calendar days Expedited
 # pre-service 72 hours Concurrent review ...". A row ends after its time and before the next row's capital.
 _ROW_END = re.compile(r"(?:(?<=days)|(?<=hours)|(?<=months)|(?<=years)|(?<=weeks))\s+(?=[A-Z])")
-_TIME = re.compile(r"\b\d+ (?:calendar |business |working )?(?:days|hours|months|years|weeks)\b")
+_ROW_TIME = re.compile(r"\b\d+ (?:calendar |business |working )?(?:days|hours|months|years|weeks)\b")
 
 
 def quotable_sentences(text: str) -> list[str]:
@@ -57,7 +57,7 @@ def quotable_sentences(text: str) -> list[str]:
     in one long run) cut into its rows, so "Corrected or replacement claim 180 days" can be quoted alone."""
     out: list[str] = []
     for sentence in split_sentences(text):
-        if len(sentence) > 160 and len(_TIME.findall(sentence)) >= 3:
+        if len(sentence) > 160 and len(_ROW_TIME.findall(sentence)) >= 3:
             out.extend(row.strip() for row in _ROW_END.split(sentence) if len(row.strip()) > 2)
         else:
             out.append(sentence)

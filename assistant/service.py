@@ -34,8 +34,7 @@ log = logging.getLogger(__name__)
 _REFERS = re.compile(r"\b(their|they|them|theirs|it|its|that|this|those|these|there|he|she|his|her|same|"
                      r"one|ones|else|instead|too|also)\b", re.IGNORECASE)
 _CONTINUES = re.compile(r"^\s*(and|also|or|but|so|what about|how about|what if|same for|then)\b", re.IGNORECASE)
-ABSTAIN_TEXT = "The provider manual and program pages I have do not cover this question, so I can't answer it."
-ABSTAIN_WHY = "The provider manual and program pages I have do not cover this question ({}), so I can't answer it."
+ABSTAIN_TEXT = "The provider manual and program pages I have do not cover this question{}, so I can't answer it."
 
 
 @dataclass
@@ -116,7 +115,7 @@ class Assistant:
         self.writer = writer
         self.approved = approved
         self.all_text = "\n".join(c.text for c in snapshot.chunks.values())
-        self.answerability = Answerability(list(snapshot.chunks.values()))
+        self.answerability = Answerability(self.all_text)
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None,
@@ -222,7 +221,7 @@ class Assistant:
         if self.abstains(prepared):
             contacts = verify_contacts(fallback_contacts(self.snapshot, prepared.region or "Northwest",
                                                          self.settings.fallback_contacts), self.snapshot)
-            text = ABSTAIN_TEXT if prepared.gap is None else ABSTAIN_WHY.format(prepared.gap.explain())
+            text = ABSTAIN_TEXT.format(f" ({prepared.gap.explain()})" if prepared.gap else "")
             text += "".join(f" Please contact {c.department} at {_values(c)}." for c in contacts[:1])
             return {**base, "answer": text, "citations": [], "contacts": [c.to_dict() for c in contacts[:1]],
                     "abstained": True, "category": "general",

@@ -48,5 +48,6 @@ def main() -> None:
         print(f"{t:9.2f}  {tp / len(said) if said else 1.0:9.3f}  {tp / n_abstain if n_abstain else 0:6.3f}  "
               f"{len(said) - tp:4d} of {len(scored) - n_abstain}")
 
+
 if __name__ == "__main__":
     main()

@@ -23,7 +23,7 @@ def _chunk(n: int, text: str) -> Chunk:
 FILING = _chunk(1, "Submit claims within 365 days of the date of service. Oregon and Washington members only.")
 REFERRAL = _chunk(2, "A referral names the specialist and the services approved. Send it to the Referral Department.")
 DME = _chunk(3, "Durable medical equipment over $500 needs prior authorization (HCPCS E0601 included).")
-CHECKS = Answerability([FILING, REFERRAL, DME])
+CHECKS = Answerability("\n".join(c.text for c in (FILING, REFERRAL, DME)))
 
 
 @pytest.mark.parametrize(("question", "evidence", "reason"), [
