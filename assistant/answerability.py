@@ -7,6 +7,9 @@ asks for that the sources lack. Each check here names one such thing:
 - the kind of answer asked for is missing from the top passages of the question's region: an amount of
   money, a length of time (the Northwest's filing limit does not answer a question about Medi-Cal);
 - a billing code (CPT, HCPCS, ICD-10) or a US state the question names appears in no document;
+- the question names something no document mentions and general English hardly knows either: a product,
+  vendor or drug name ("ozempic", "availity"). Informal words ("kiddo", "printouts") are common English,
+  so they do not count; nor do acronyms, misspellings of corpus words, or people's names;
 - the question is a request to produce something (a letter, an essay), or about something no provider
   manual covers (a weather forecast, where to eat near the clinic), not a question about the manual.
 
@@ -15,10 +18,13 @@ The checks are deliberately narrow: a wrong refusal costs a provider an answer t
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from assistant.lexical import STOPWORDS
+from assistant.lexicon import LAY_TERMS
 from assistant.retrieval import region_of
 from assistant.schema import Chunk
 
@@ -61,6 +67,32 @@ _DURATION_GIVEN = re.compile(
     r"promptly|without delay|at once|each year|every year|before the (service|visit|admission))\b",
     re.IGNORECASE)
 
+# "how many hours" is answered by a number of hours, not by "within 30 days"
+_UNIT_ASKED = re.compile(r"\bhow many (?:\w+ )?(minute|min|hour|hr|day|week|wk|month|mo|year|yr)s?\b", re.IGNORECASE)
+_UNIT_NAMES = {"min": "minute", "hr": "hour", "wk": "week", "mo": "month", "yr": "year"}
+
+
+def _unit_given(unit: str) -> re.Pattern[str]:
+    return re.compile(rf"\b{_NUMBER_WORD}[- ]?(\(\d+\)\s*)?(calendar |business |working |full )?{unit}s?\b",
+                      re.IGNORECASE)
+
+
+# A name: a word no document uses that is also rare in English (Zipf frequency: log10 of uses per billion
+# words; "ozempic" and "availity" 0, "keytruda" 1.4, "okays" 1.7, "printouts" 2.3, "okay" 5.6). Set low:
+# billing jargon ("recoupment" 1.5, "capitation" 1.7) must not count as a name.
+RARE_IN_ENGLISH = 1.0
+_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+_TITLE_BEFORE = re.compile(r"\b(?:dr|mr|mrs|ms|miss|mx|nurse|doctor)\.?\s+$", re.IGNORECASE)
+_SUFFIXES = ("'s", "s", "es", "ed", "d", "ing")
+
+
+def english_zipf(word: str) -> float:
+    """How common a word is in general English (0 for unknown), from the wordfreq package's word lists."""
+    from wordfreq import zipf_frequency
+
+    return float(zipf_frequency(word, "en"))
+
+
 _REQUEST = re.compile(
     r"^\W*(?:(?:can|could|would|will) you\s+)?(?:please\s+)?(?:write|draft|compose|create|generate|make)\s+"
     r"(?:me|us|my|our)?\s*(?:a|an|some)\s+(?!(?:claim|referral|request|report|appeal|authorization)\b)",
@@ -78,7 +110,7 @@ _OFF_TOPIC = re.compile(
 class Gap:
     """Why the sources cannot answer: a short label for staff and the words a provider reads."""
 
-    reason: str  # amount | duration | code | place | request | off_topic
+    reason: str  # amount | duration | code | place | name | request | off_topic
     detail: str
 
     def explain(self) -> str:
@@ -87,6 +119,7 @@ class Gap:
             "duration": "the passages on this topic give no time limit for it",
             "code": f"no document mentions {self.detail}",
             "place": f"they do not cover {self.detail}",
+            "name": f"no document mentions \u201c{self.detail}\u201d",
             "request": "I answer questions about the manual; I do not write letters or other documents",
             "off_topic": "it is not about the plan's rules and procedures for providers",
         }[self.reason]
@@ -95,8 +128,14 @@ class Gap:
 class Answerability:
     """Checks of a question against the whole corpus and against its top passages."""
 
-    def __init__(self, corpus_text: str, evidence_depth: int = 5) -> None:
+    def __init__(self, corpus_text: str, evidence_depth: int = 5, *,
+                 corrects: Callable[[str], str] | None = None,
+                 zipf: Callable[[str], float] = english_zipf) -> None:
         self.corpus_lower = corpus_text.lower()
+        self.corpus_words = sorted(set(re.findall(r"[a-z][a-z']+", self.corpus_lower)))
+        self._corpus_word_set = set(self.corpus_words)
+        self.corrects = corrects or (lambda w: w)  # a misspelled corpus word -> that word
+        self.zipf = zipf
         self.places_known = {s for s in US_STATES if re.search(rf"\b{s}\b", self.corpus_lower)}
         # a question's evidence: the passages an answer would quote from (a two-part question's second
         # part is often in the fourth or fifth)
@@ -117,9 +156,55 @@ class Answerability:
             state = m.group(1).lower()
             if state not in self.places_known and not _FROM_ELSEWHERE.search(question[: m.start()]):
                 return Gap("place", m.group(1).title())
+        name = self.unknown_name(question)
+        if name:
+            return Gap("name", name)
         top = [c for c in evidence[: self.evidence_depth] if region is None or region_of(c) in (None, region)]
         if _MONEY_ASKED.search(query) and not any(_MONEY_GIVEN.search(c.text) for c in top):
             return Gap("amount", "")
         if _DURATION_ASKED.search(query) and not any(_DURATION_GIVEN.search(c.text) for c in top):
             return Gap("duration", "")
+        unit = _UNIT_ASKED.search(query)
+        if unit:
+            name = _UNIT_NAMES.get(unit.group(1).lower(), unit.group(1).lower())
+            if not any(_unit_given(name).search(c.text) for c in top):
+                return Gap("duration", name)
         return None
+
+    def unknown_name(self, question: str) -> str | None:
+        """The first word of the question that no document uses and English hardly knows, if any."""
+        words = list(_WORD.finditer(question))
+        for i, m in enumerate(words):
+            word = m.group()
+            w = word.lower()
+            if len(w) < 4 or w in STOPWORDS or word.isupper() or self._known(w):
+                continue  # short words and acronyms (an acronym may be another name for a corpus term)
+            if word[0].isupper() and (_TITLE_BEFORE.search(question[: m.start()]) or any(
+                    0 <= j < len(words) and words[j].group()[0].isupper() and abs(words[j].start() - m.start()) < 40
+                    and question[min(words[j].end(), m.end()):max(words[j].start(), m.start())].strip() == ""
+                    for j in (i - 1, i + 1))):
+                continue  # a person's name ("Dr. Okonkwo", "Maria Gonzalez")
+            if max(self.zipf(v) for v in _variants(w)) < RARE_IN_ENGLISH and not self._compound(w):
+                return w
+        return None
+
+    def _known(self, w: str) -> bool:
+        """In the corpus (or a plural, past tense or shorthand of a corpus word), or a corpus word misspelled."""
+        if any(v in self._corpus_word_set or v in LAY_TERMS for v in _variants(w)):
+            return True
+        at = bisect.bisect_left(self.corpus_words, w)  # "elig" for "eligibility"
+        if at < len(self.corpus_words) and self.corpus_words[at].startswith(w):
+            return True
+        return self.corrects(w) != w
+
+    def _compound(self, w: str) -> bool:
+        """Two known words run together ("giftcards", "bloodwork")."""
+        return any(self._common(w[:i]) and self._common(w[i:]) for i in range(3, len(w) - 2))
+
+    def _common(self, part: str) -> bool:
+        return any(v in self._corpus_word_set for v in _variants(part)) or self.zipf(part) >= 3.0
+
+
+def _variants(w: str) -> list[str]:
+    """The word and what it is without a plural, possessive or verb ending."""
+    return [w] + [w[: -len(s)] for s in _SUFFIXES if w.endswith(s) and len(w) - len(s) >= 3]

@@ -115,7 +115,7 @@ class Assistant:
         self.writer = writer
         self.approved = approved
         self.all_text = "\n".join(c.text for c in snapshot.chunks.values())
-        self.answerability = Answerability(self.all_text)
+        self.answerability = Answerability(self.all_text, corrects=self.vocabulary.correct)
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None,

@@ -1,5 +1,5 @@
 """Abstention with a reason: what a question asks for that the sources lack (an amount, a time limit, a code,
-a state, a document to write), checked against hand-made passages and against the bundled corpus, where
+a state, a product name, a document to write), checked against hand-made passages and against the bundled corpus, where
 each refused question is paired with an answerable one on the same topic."""
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ CHECKS = Answerability("\n".join(c.text for c in (FILING, REFERRAL, DME)))
     ("can you write me a cover letter for a receptionist job", [FILING], "request"),
     ("any good pizza places near the clinic?", [FILING], "off_topic"),
     ("will the weather be ok for our staff picnic", [FILING], "off_topic"),
+    ("does ozempic need a referral?", [REFERRAL], "name"),  # a drug no document and hardly any English names
+    ("is availity one of the clearinghouses we can submit claims through?", [FILING], "name"),
 ])
 def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidence, reason):
     gap = CHECKS.gap(question, question, evidence)
@@ -54,6 +56,12 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("can you write the auth number on the claim form?", [REFERRAL]),
     ("who do I send a referral to?", [REFERRAL]),
     ("can we buy pizza for the kp referral coordinators as a thank you?", [REFERRAL]),  # a gifts question
+    # words no document uses that are still English, shorthand, acronyms, run-together words, or people
+    ("who do i send the kiddo's referral printouts to?", [REFERRAL]),
+    ("can we e-mail the referralforms to the referral department?", [REFERRAL]),
+    ("is the NUCC form the claim form, and who do i send the referral to?", [REFERRAL]),
+    ("Dr. Qorvanek wants to send a referral, who do i send it to?", [REFERRAL]),
+    ("our doc Tamsin Zelvick needs a referral sent, who gets it?", [REFERRAL]),
 ])
 def test_a_question_its_sources_can_answer_has_no_gap(question, evidence):
     assert CHECKS.gap(question, question, evidence) is None
@@ -95,6 +103,8 @@ def assistant(corpus_index, real_embedder, tmp_path_factory) -> Assistant:
     # late claims: the manual covers timely filing, not interest on late payments
     ("how long do i have to file a claim?", "how much interest does kp owe us when a clean claim is paid late?",
      "Northwest", "amount"),
+    # the prior authorization list names services, never this drug
+    ("do imaging studies need prior auth?", "does ozempic need prior auth for kp members?", "Northwest", "name"),
 ])
 def test_near_misses_abstain_with_a_reason_and_their_twins_are_answered(assistant, answerable, unanswerable,
                                                                          region, reason):
