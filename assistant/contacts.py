@@ -13,14 +13,16 @@ PHONE_RE = re.compile(
 )
 EMAIL_RE = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _FAX_BEFORE = re.compile(r"\bfax(?:ed|ing)?\b[^.\n\d]{0,20}$", re.IGNORECASE)
-_DEPARTMENT_WORDS = (r"(?:Department|Unit|Line|Team|Office|Desk|Services|Service|Center|Centre|Liaison|"
-                     r"Hotline|Relations|Management|Administration|Programs?)")
+_DEPARTMENT_WORDS = (r"(?:Department|Unit|Line|Team|Office|Desk|Services|Service|Center|Centre|Liaison|Support|"
+                     r"Coordinator|Hotline|Relations|Management|Administration|Programs?)")
 # Greedy: the longest run of capitalised words that ends in department words.
 _DEPARTMENT_RE = re.compile(
-    rf"(?<![\w@.-])((?:[A-Z][\w&'/-]*\s+){{0,6}}{_DEPARTMENT_WORDS}(?:\s+{_DEPARTMENT_WORDS})*)\b"
+    rf"(?<![\w@.-])((?:[A-Z][\w&'/-]*\s+(?:(?:and|of|for|&)\s+(?=[A-Z]))?){{0,6}}{_DEPARTMENT_WORDS}"
+    rf"(?:\s+{_DEPARTMENT_WORDS})*)\b"
 )
-_LEADING_NOISE = {"call", "contact", "email", "e-mail", "phone", "please", "the", "our", "your", "to", "or", "and",
-                  "for", "send", "reach", "fax"}
+_LEADING_NOISE = {"the", "our", "your", "to", "or", "and", "for", "through", "via"}
+_INSTRUCTION_WORDS = {"call", "contact", "email", "e-mail", "phone", "please", "send", "reach", "fax", "tell", "notify",
+                      "write", "ask", "inform", "alert"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])|\n")
 
 
@@ -81,6 +83,10 @@ def guess_department(before: str) -> str | None:
     names = []
     for m in _DEPARTMENT_RE.finditer(before):
         words = m.group(1).split()
+        # "Tell Provider Contracting and Relations", "Please call Member Services": the name starts after
+        # the last instruction word
+        cut = max((i + 1 for i, w in enumerate(words) if w.lower() in _INSTRUCTION_WORDS), default=0)
+        words = words[cut:]
         while words and words[0].lower() in _LEADING_NOISE:
             words.pop(0)
         if words:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.contacts import EMAIL_RE, PHONE_RE
+from assistant.contacts import EMAIL_RE, PHONE_RE, guess_department
 from assistant.index import IndexSnapshot
 from assistant.lexical import LexicalIndex
 from assistant.retrieval import Hit, domain_tokens, region_of
@@ -40,10 +41,6 @@ class Routed:
                 "purpose": self.purpose, "region": self.region, "source_chunk_id": self.source_chunk_id}
 
 
-_DEPARTMENT_WORDS = re.compile(r"(Department|Unit|Line|Team|Office|Desk|Services?|Center|Liaison|Hotline|Relations|"
-                               r"Programs?|Coordinator|Administration|Support|Management)\)?$")
-
-
 @dataclass(frozen=True)
 class ContactProfile:
     """A directory contact with the words around it that say whom it reaches and what for."""
@@ -54,34 +51,87 @@ class ContactProfile:
 
 
 def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
-    """One profile per directory entry; table rows get their own cells, not their neighbours'."""
-    profiles = []
+    """One profile per directory entry; table rows get their own cells, not their neighbours'.
+
+    A contact's department is the name printed in its own row or sentence ("Credentialing Department at
+    503-555-0140"), never one from the row before it. A value printed right after another ("503-555-0122
+    (fax 503-555-0123)") belongs to the same department. Where its own words name none ("e-mail it to ..."),
+    the name printed beside the same number or address elsewhere in the corpus is used; then its table
+    row's label; then its section's title."""
+    drafts: list[tuple[Contact, str | None, str, str, tuple[str, int] | None]] = []
+    ends: dict[tuple[str, int], int] = {}  # (chunk, where a value ends) -> its draft
     for contact in snapshot.contacts:
         chunk = snapshot.chunks.get(contact.chunk_id)
         text = chunk.text if chunk else contact.context
         at = text.find(contact.value)
         if at < 0:
-            profiles.append(ContactProfile(contact, contact.department or "Contact", contact.context))
+            drafts.append((contact, None, "", contact.context, None))
             continue
         values = sorted({m.start(): m.end() for m in (*PHONE_RE.finditer(text), *EMAIL_RE.finditer(text))}.items())
         prev_end = max((e for s, e in values if e <= at), default=max(0, at - 300))
         next_start = min((s for s, e in values if s > at), default=min(len(text), at + 300))
         before = text[max(prev_end, at - 300):at]
         after = text[at + len(contact.value):min(next_start, at + 300)]
-        profiles.append(ContactProfile(contact, department_label(contact, before), f"{before} {after}"))
-    return profiles
+        joined = (contact.chunk_id, prev_end) if _JOINS_PREVIOUS.fullmatch(before) else None
+        ends.setdefault((contact.chunk_id, at + len(contact.value)), len(drafts))
+        drafts.append((contact, guess_department(_own_line(before)), cell_label(before), f"{before} {after}", joined))
+    named: dict[str, Counter[str]] = {}
+    rows: dict[str, Counter[str]] = {}
+    for contact, name, cell, text, _ in drafts:
+        if name:
+            named.setdefault(contact.value.lower(), Counter())[name] += 1
+        if cell and "|" in text:
+            rows.setdefault(contact.value.lower(), Counter())[cell] += 1
+    names: list[str] = []
+    for contact, name, _, _, _ in drafts:
+        counts = named.get(contact.value.lower(), Counter())
+        common = [n for n, _ in counts.most_common()]
+        if name:  # "Sentinel Event Policy Provider Relations", a lone "Department": the name it usually has
+            name = next((c for c in common if counts[c] > counts[name] and " " in c
+                         and (name.endswith(" " + c) or (" " not in name and c.endswith(" " + name)))), name)
+        names.append(name or (common[0] if common else ""))
+    def own_label(i: int) -> str:
+        contact, _, cell, text, _ = drafts[i]
+        value = contact.value.lower()
+        row = rows[value].most_common(1)[0][0] if value in rows else ""
+        return names[i] or (cell if "|" in text else "") or row or cell
+
+    labels = []
+    for i, (contact, _, _, _, joined) in enumerate(drafts):
+        partner = ends.get(joined) if joined else None
+        label = names[i] or (own_label(partner) if partner is not None and partner != i else "") or own_label(i)
+        labels.append(label or contact.section.lstrip("0123456789. ") or "Contact")
+    return [ContactProfile(d[0], label, d[3]) for d, label in zip(drafts, labels, strict=True)]
 
 
-def department_label(contact: Contact, before: str) -> str:
-    """The department a contact reaches, as printed next to it when that is short (a table cell)."""
-    if contact.department and _DEPARTMENT_WORDS.search(contact.department) and len(contact.department.split()) > 1:
-        return contact.department
-    cell = re.sub(r"\s+", " ", re.split(r"[.:;!?]\s", before)[-1]).strip(" ,-–(")
-    words = cell.split()
-    if 1 <= len(words) <= 8 and sum(w[:1].isupper() for w in words) >= len(words) / 2 \
-            and not re.search(r"\b(call|contact|ask|send|to|at|please|use|e-?mail)\b", cell, re.IGNORECASE):
+# between two values of one department: "503-555-0122 (fax 503-555-0123)", "... or nw-um@..."
+_JOINS_PREVIOUS = re.compile(r"[\s(),;/]*(?:(?:or|and|fax|phone|tel\.?|e-?mail|toll[- ]free)[\s:(),;/]*)*",
+                             re.IGNORECASE)
+_INSTRUCTION = re.compile(r"\b(call\w*|contact\w*|ask|send|to|at|by|please|use|e-?mail|may|must|should)\b",
+                          re.IGNORECASE)
+_KIND_WORDS = re.compile(r"(?:\s*\b(?:phone|fax|tel|telephone|e-?mail|toll[- ]free|tty(?:/tdd)?|tdd|line)\b:?)+\s*$",
+                         re.IGNORECASE)
+
+
+def _own_line(before: str) -> str:
+    """The words before a contact in its own table row ("Medi-Cal provider team | "), so the row above
+    cannot lend its name; elsewhere its own sentence (a line break is only where the page wrapped)."""
+    lines = before.split("\n")
+    if "|" in lines[-1]:
+        return lines[-1]
+    return re.split(r"(?<=[.!?;])\s+(?=[A-Z])", before)[-1]
+
+
+def cell_label(before: str) -> str:
+    """What a table row calls a contact: its first cell ("Medi-Cal provider team | ..."), or the short run
+    before it in a flattened row ("Payment disputes and claim appeals 503-..."). Empty if none."""
+    line = _own_line(before).rsplit("\n", 1)[-1]
+    cell = next((c for c in line.split("|") if c.strip()), "") if "|" in line else re.split(r"[.:;!?]\s", line)[-1]
+    cell = _KIND_WORDS.sub("", " ".join(cell.split())).strip(" ,-–(")
+    if 1 <= len(cell.split()) <= 8 and not _INSTRUCTION.search(cell) and not re.search(r"\d{3}", cell) \
+            and re.search(r"[A-Za-z]{3}", re.sub(r"\b(and|or)\b", "", cell)):
         return cell
-    return contact.section.lstrip("0123456789. ") or "Contact"
+    return ""
 
 
 _GLOSSARY = re.compile(r"^(?:\d+(?:\.\d+)*\s+)?(?:Terms\b|Glossary|Definitions)", re.IGNORECASE)

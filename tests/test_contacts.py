@@ -27,3 +27,37 @@ def test_email_at_sentence_end_and_normalisation():
     [m] = find_contacts("Send it to Medicaid-PROV-Team@kp.org.")
     assert m.value == "Medicaid-PROV-Team@kp.org"
     assert normalize_contact("1 (503) 813-3376") == normalize_contact("503.813.3376") == "5038133376"
+
+
+def _profiles(*texts: str) -> dict[str, list[str]]:
+    """Department labels by contact value, for chunks holding ``texts`` (extracted as ingestion does)."""
+    from types import SimpleNamespace
+
+    from assistant.routing import build_profiles
+    from assistant.schema import Chunk
+    from ingest.pipeline import extract_contacts
+
+    chunks = [Chunk(chunk_id=f"c{n}", doc_id="doc", doc_title="Manual", text=t, embed_text=t, source_path="m.html",
+                    url=None, section=f"{n} Where to Send It", heading_path=("Where to Send It",), sections=(str(n),),
+                    page=None, page_end=None, printed_page=None, region=None, edition=None, status="current",
+                    doc_hash="h", chunk_hash=f"h{n}", n=n, token_count=50) for n, t in enumerate(texts, 1)]
+    snapshot = SimpleNamespace(contacts=extract_contacts(chunks), chunks={c.chunk_id: c for c in chunks})
+    labels: dict[str, list[str]] = {}
+    for p in build_profiles(snapshot):
+        labels.setdefault(p.contact.value, []).append(p.department)
+    return labels
+
+
+def test_a_contact_is_named_after_its_own_department_not_the_row_above_or_its_section():
+    labels = _profiles(
+        "Key contacts\nBehavioral Health Access Line | 503-555-0195 | Referrals\n"
+        "Claims | 503-555-0130 | Claim status and payment questions",
+        "Tell Provider Contracting and Relations at nw-relations@example.org about new practitioners.",
+        "Scan the signed form and e-mail it to nw-relations@example.org.",
+        "Call the Referral and Authorization Department at 503-555-0120 (fax 503-555-0121).",
+    )
+    assert labels["503-555-0195"] == ["Behavioral Health Access Line"]
+    assert labels["503-555-0130"] == ["Claims"]  # its own row's cell, never the line above
+    # a sentence without a name borrows the name printed beside the same address elsewhere
+    assert labels["nw-relations@example.org"] == ["Provider Contracting and Relations"] * 2
+    assert labels["503-555-0121"] == ["Referral and Authorization Department"]  # "(fax ...)" after its phone
