@@ -53,7 +53,22 @@ def candidate_sentences(hits: Sequence[Hit], limit: int = 6) -> list[Sentence]:
 
 
 def _is_heading_echo(text: str, chunk: Chunk) -> bool:
-    return any(text.strip().rstrip(".") == h.strip() for h in chunk.heading_path) or text == chunk.doc_title
+    return any(text.strip().rstrip(".") == h.strip() for h in chunk.heading_path) or text == chunk.doc_title \
+        or _looks_like_heading(text)
+
+
+_NUMBERED_HEADING = re.compile(r"^\d+(?:\.\d+)+\s+[A-Z][^.!?]*$")
+
+
+def _looks_like_heading(text: str) -> bool:
+    """A heading of another section caught in the text ("9.4.1 Compliance and FWA Training", "Split
+    Claims"): says nothing on its own. Table rows (they carry a number) and sentences are kept."""
+    text = text.strip()
+    if _NUMBERED_HEADING.match(text):
+        return True
+    words = text.split()
+    return (len(words) <= 6 and not re.search(r"[.!?:;,|]$|\d", text)
+            and sum(w[:1].isupper() for w in words) >= max(2, len(words) - 1))
 
 
 def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, urgent: bool,

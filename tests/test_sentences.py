@@ -68,3 +68,21 @@ def test_unreadable_cache_is_recomputed_not_fatal(tmp_path, settings, embedder):
     assert SentenceVectors.load(path, embedder.dimension).get(
         "Kaiser Permanente must receive an initial claim within 365 days of the date of service.") is not None
     assert len(vectors) == counting.embedded
+
+
+def test_a_heading_caught_in_a_passage_is_never_quoted_as_an_answer():
+    from assistant.answer import candidate_sentences
+    from assistant.retrieval import Hit
+    from assistant.schema import Chunk
+
+    text = ("Providers must complete FWA training within 90 days of hire and every year after that.\n"
+            "9.4.1 Compliance and FWA Training\nSplit Claims\nCorrected or replacement claim 180 days\n"
+            "Send Claims Here.")
+    chunk = Chunk(chunk_id="c1", doc_id="doc", doc_title="Manual", text=text, embed_text=text, source_path="m.pdf",
+                  url=None, section="9.4 Training", heading_path=("Training",), sections=("9.4",), page=1,
+                  page_end=1, printed_page="1", region=None, edition=None, status="current", doc_hash="h",
+                  chunk_hash="h1", n=0, token_count=40)
+    quoted = [s.text for s in candidate_sentences([Hit(chunk, 1.0, 0.5, 1.0)])]
+    assert quoted[0].startswith("Providers must complete FWA training")
+    assert "9.4.1 Compliance and FWA Training" not in quoted and "Split Claims" not in quoted
+    assert "Corrected or replacement claim 180 days" in quoted and "Send Claims Here." in quoted
