@@ -136,6 +136,7 @@ class Answerability:
         self._corpus_word_set = set(self.corpus_words)
         self.corrects = corrects or (lambda w: w)  # a misspelled corpus word -> that word
         self.zipf = zipf
+        zipf("the")  # loads the word list now (0.4 s), not during the first question that needs it
         self.places_known = {s for s in US_STATES if re.search(rf"\b{s}\b", self.corpus_lower)}
         # a question's evidence: the passages an answer would quote from (a two-part question's second
         # part is often in the fourth or fifth)
