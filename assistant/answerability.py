@@ -27,6 +27,7 @@ from assistant.lexical import STOPWORDS
 from assistant.lexicon import LAY_TERMS
 from assistant.retrieval import region_of
 from assistant.schema import Chunk
+from assistant.vocabulary import Vocabulary
 
 US_STATES = (
     "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut", "delaware", "florida",
@@ -70,11 +71,9 @@ _DURATION_GIVEN = re.compile(
 # "how many hours" is answered by a number of hours, not by "within 30 days"
 _UNIT_ASKED = re.compile(r"\bhow many (?:\w+ )?(minute|min|hour|hr|day|week|wk|month|mo|year|yr)s?\b", re.IGNORECASE)
 _UNIT_NAMES = {"min": "minute", "hr": "hour", "wk": "week", "mo": "month", "yr": "year"}
-
-
-def _unit_given(unit: str) -> re.Pattern[str]:
-    return re.compile(rf"\b{_NUMBER_WORD}[- ]?(\(\d+\)\s*)?(calendar |business |working |full )?{unit}s?\b",
-                      re.IGNORECASE)
+_UNIT_GIVEN = {unit: re.compile(rf"\b{_NUMBER_WORD}[- ]?(\(\d+\)\s*)?(calendar |business |working |full )?{unit}s?\b",
+                                re.IGNORECASE)
+               for unit in ("minute", "hour", "day", "week", "month", "year")}
 
 
 # A name: a word no document uses that is also rare in English (Zipf frequency: log10 of uses per billion
@@ -128,13 +127,12 @@ class Gap:
 class Answerability:
     """Checks of a question against the whole corpus and against its top passages."""
 
-    def __init__(self, corpus_text: str, evidence_depth: int = 5, *,
-                 corrects: Callable[[str], str] | None = None,
+    def __init__(self, corpus_text: str, evidence_depth: int = 5, *, vocabulary: Vocabulary | None = None,
                  zipf: Callable[[str], float] = english_zipf) -> None:
         self.corpus_lower = corpus_text.lower()
-        self.corpus_words = sorted(set(re.findall(r"[a-z][a-z']+", self.corpus_lower)))
-        self._corpus_word_set = set(self.corpus_words)
-        self.corrects = corrects or (lambda w: w)  # a misspelled corpus word -> that word
+        # the corpus's words and its spelling correction: the assistant's, or learned from the text
+        self.vocabulary = vocabulary or Vocabulary.learn([corpus_text])
+        self._sorted_words = sorted(self.vocabulary.words)  # for prefixes: "elig" of "eligibility"
         self.zipf = zipf
         zipf("the")  # loads the word list now (0.4 s), not during the first question that needs it
         self.places_known = {s for s in US_STATES if re.search(rf"\b{s}\b", self.corpus_lower)}
@@ -167,9 +165,9 @@ class Answerability:
             return Gap("duration", "")
         unit = _UNIT_ASKED.search(query)
         if unit:
-            name = _UNIT_NAMES.get(unit.group(1).lower(), unit.group(1).lower())
-            if not any(_unit_given(name).search(c.text) for c in top):
-                return Gap("duration", name)
+            asked = _UNIT_NAMES.get(unit.group(1).lower(), unit.group(1).lower())
+            if not any(_UNIT_GIVEN[asked].search(c.text) for c in top):
+                return Gap("duration", asked)
         return None
 
     def unknown_name(self, question: str) -> str | None:
@@ -180,30 +178,40 @@ class Answerability:
             w = word.lower()
             if len(w) < 4 or w in STOPWORDS or word.isupper() or self._known(w):
                 continue  # short words and acronyms (an acronym may be another name for a corpus term)
-            if word[0].isupper() and (_TITLE_BEFORE.search(question[: m.start()]) or any(
-                    0 <= j < len(words) and words[j].group()[0].isupper() and abs(words[j].start() - m.start()) < 40
-                    and question[min(words[j].end(), m.end()):max(words[j].start(), m.start())].strip() == ""
-                    for j in (i - 1, i + 1))):
-                continue  # a person's name ("Dr. Okonkwo", "Maria Gonzalez")
+            if _person_name(question, words, i):
+                continue
             if max(self.zipf(v) for v in _variants(w)) < RARE_IN_ENGLISH and not self._compound(w):
                 return w
         return None
 
     def _known(self, w: str) -> bool:
         """In the corpus (or a plural, past tense or shorthand of a corpus word), or a corpus word misspelled."""
-        if any(v in self._corpus_word_set or v in LAY_TERMS for v in _variants(w)):
+        if any(v in self.vocabulary.words or v in LAY_TERMS for v in _variants(w)):
             return True
-        at = bisect.bisect_left(self.corpus_words, w)  # "elig" for "eligibility"
-        if at < len(self.corpus_words) and self.corpus_words[at].startswith(w):
+        at = bisect.bisect_left(self._sorted_words, w)
+        if at < len(self._sorted_words) and self._sorted_words[at].startswith(w):
             return True
-        return self.corrects(w) != w
+        return self.vocabulary.correct(w) != w
 
     def _compound(self, w: str) -> bool:
         """Two known words run together ("giftcards", "bloodwork")."""
         return any(self._common(w[:i]) and self._common(w[i:]) for i in range(3, len(w) - 2))
 
     def _common(self, part: str) -> bool:
-        return any(v in self._corpus_word_set for v in _variants(part)) or self.zipf(part) >= 3.0
+        return any(v in self.vocabulary.words for v in _variants(part)) or self.zipf(part) >= 3.0
+
+
+def _person_name(question: str, words: Sequence[re.Match[str]], i: int) -> bool:
+    """Whether the i-th word is a person's name: capitalised, after a title ("Dr. Okonkwo") or beside
+    another capitalised word ("Maria Gonzalez")."""
+    m = words[i]
+    if not m.group()[0].isupper():
+        return False
+    if _TITLE_BEFORE.search(question[: m.start()]):
+        return True
+    pairs = [(words[i - 1], m)] if i > 0 else []
+    pairs += [(m, words[i + 1])] if i + 1 < len(words) else []
+    return any(b.group()[0].isupper() and not question[a.end():b.start()].strip() for a, b in pairs)
 
 
 def _variants(w: str) -> list[str]:

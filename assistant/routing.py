@@ -50,6 +50,21 @@ class ContactProfile:
     text: str  # from the previous contact in its passage to the next one: the row or sentence it lives in
 
 
+@dataclass
+class _Mention:
+    """A contact while the directory is labelled: what its own words say, and the value it follows."""
+
+    contact: Contact
+    name: str  # a department name in its own row or sentence ("" if none)
+    cell: str  # its table row's label ("" if none)
+    text: str
+    follows: tuple[str, int] | None  # (chunk, end) of the value it is printed right after, as in "(fax ...)"
+
+    @property
+    def in_table(self) -> bool:
+        return "|" in self.text
+
+
 def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
     """One profile per directory entry; table rows get their own cells, not their neighbours'.
 
@@ -58,50 +73,55 @@ def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
     (fax 503-555-0123)") belongs to the same department. Where its own words name none ("e-mail it to ..."),
     the name printed beside the same number or address elsewhere in the corpus is used; then its table
     row's label; then its section's title."""
-    drafts: list[tuple[Contact, str | None, str, str, tuple[str, int] | None]] = []
-    ends: dict[tuple[str, int], int] = {}  # (chunk, where a value ends) -> its draft
+    mentions: list[_Mention] = []
+    ends: dict[tuple[str, int], int] = {}  # (chunk, where a value ends) -> its mention
     for contact in snapshot.contacts:
         chunk = snapshot.chunks.get(contact.chunk_id)
         text = chunk.text if chunk else contact.context
         at = text.find(contact.value)
         if at < 0:
-            drafts.append((contact, None, "", contact.context, None))
+            mentions.append(_Mention(contact, "", "", contact.context, None))
             continue
         values = sorted({m.start(): m.end() for m in (*PHONE_RE.finditer(text), *EMAIL_RE.finditer(text))}.items())
         prev_end = max((e for s, e in values if e <= at), default=max(0, at - 300))
         next_start = min((s for s, e in values if s > at), default=min(len(text), at + 300))
         before = text[max(prev_end, at - 300):at]
         after = text[at + len(contact.value):min(next_start, at + 300)]
-        joined = (contact.chunk_id, prev_end) if _JOINS_PREVIOUS.fullmatch(before) else None
-        ends.setdefault((contact.chunk_id, at + len(contact.value)), len(drafts))
-        drafts.append((contact, guess_department(_own_line(before)), cell_label(before), f"{before} {after}", joined))
+        follows = (contact.chunk_id, prev_end) if _JOINS_PREVIOUS.fullmatch(before) else None
+        ends.setdefault((contact.chunk_id, at + len(contact.value)), len(mentions))
+        mentions.append(_Mention(contact, guess_department(_own_words(before)) or "", cell_label(before),
+                                 f"{before} {after}", follows))
     named: dict[str, Counter[str]] = {}
     rows: dict[str, Counter[str]] = {}
-    for contact, name, cell, text, _ in drafts:
-        if name:
-            named.setdefault(contact.value.lower(), Counter())[name] += 1
-        if cell and "|" in text:
-            rows.setdefault(contact.value.lower(), Counter())[cell] += 1
-    names: list[str] = []
-    for contact, name, _, _, _ in drafts:
-        counts = named.get(contact.value.lower(), Counter())
-        common = [n for n, _ in counts.most_common()]
-        if name:  # "Sentinel Event Policy Provider Relations", a lone "Department": the name it usually has
-            name = next((c for c in common if counts[c] > counts[name] and " " in c
-                         and (name.endswith(" " + c) or (" " not in name and c.endswith(" " + name)))), name)
-        names.append(name or (common[0] if common else ""))
-    def own_label(i: int) -> str:
-        contact, _, cell, text, _ = drafts[i]
-        value = contact.value.lower()
-        row = rows[value].most_common(1)[0][0] if value in rows else ""
-        return names[i] or (cell if "|" in text else "") or row or cell
+    for m in mentions:
+        if m.name:
+            named.setdefault(m.contact.value.lower(), Counter())[m.name] += 1
+        if m.cell and m.in_table:
+            rows.setdefault(m.contact.value.lower(), Counter())[m.cell] += 1
+    names = [_usual_name(m.name, named.get(m.contact.value.lower(), Counter())) for m in mentions]
 
-    labels = []
-    for i, (contact, _, _, _, joined) in enumerate(drafts):
-        partner = ends.get(joined) if joined else None
+    def own_label(i: int) -> str:
+        m = mentions[i]
+        row = rows.get(m.contact.value.lower(), Counter()).most_common(1)
+        return names[i] or (m.cell if m.in_table else "") or (row[0][0] if row else "") or m.cell
+
+    profiles = []
+    for i, m in enumerate(mentions):
+        partner = ends.get(m.follows) if m.follows else None
         label = names[i] or (own_label(partner) if partner is not None and partner != i else "") or own_label(i)
-        labels.append(label or contact.section.lstrip("0123456789. ") or "Contact")
-    return [ContactProfile(d[0], label, d[3]) for d, label in zip(drafts, labels, strict=True)]
+        profiles.append(ContactProfile(m.contact, label or m.contact.section.lstrip("0123456789. ") or "Contact",
+                                       m.text))
+    return profiles
+
+
+def _usual_name(name: str, counts: Counter[str]) -> str:
+    """The department name for one mention, given every name printed beside the same value: its own, unless
+    a more usual one is its tail ("Sentinel Event Policy Provider Relations") or it is a lone "Department";
+    none of its own: the most usual one."""
+    if not name:
+        return counts.most_common(1)[0][0] if counts else ""
+    return next((c for c, n in counts.most_common() if n > counts[name] and " " in c
+                 and (name.endswith(" " + c) or (" " not in name and c.endswith(" " + name)))), name)
 
 
 # between two values of one department: "503-555-0122 (fax 503-555-0123)", "... or nw-um@..."
@@ -113,7 +133,7 @@ _KIND_WORDS = re.compile(r"(?:\s*\b(?:phone|fax|tel|telephone|e-?mail|toll[- ]fr
                          re.IGNORECASE)
 
 
-def _own_line(before: str) -> str:
+def _own_words(before: str) -> str:
     """The words before a contact in its own table row ("Medi-Cal provider team | "), so the row above
     cannot lend its name; elsewhere its own sentence (a line break is only where the page wrapped)."""
     lines = before.split("\n")
@@ -125,7 +145,7 @@ def _own_line(before: str) -> str:
 def cell_label(before: str) -> str:
     """What a table row calls a contact: its first cell ("Medi-Cal provider team | ..."), or the short run
     before it in a flattened row ("Payment disputes and claim appeals 503-..."). Empty if none."""
-    line = _own_line(before).rsplit("\n", 1)[-1]
+    line = _own_words(before).rsplit("\n", 1)[-1]
     cell = next((c for c in line.split("|") if c.strip()), "") if "|" in line else re.split(r"[.:;!?]\s", line)[-1]
     cell = _KIND_WORDS.sub("", " ".join(cell.split())).strip(" ,-–(")
     if 1 <= len(cell.split()) <= 8 and not _INSTRUCTION.search(cell) and not re.search(r"\d{3}", cell) \
@@ -161,6 +181,7 @@ class ContactRouter:
         self._regions = [_region(p.contact, snapshot) for p in self.profiles]
         self._glossary = [c is not None and bool(_GLOSSARY.search(c.section or "")) for c in self._chunks]
         self._retired = [c is not None and c.status == "superseded" for c in self._chunks]
+        self._fallback: dict[tuple[str | None, str], list[Routed]] = {}
 
     def route(self, question: str, query: str, hits: Sequence[Hit], region: str | None, *,
               limit: int = 2, superseded: bool = False) -> list[Routed]:
@@ -227,6 +248,21 @@ class ContactRouter:
 
         return weight
 
+    def fallback(self, region: str | None, patterns: dict[str, str]) -> list[Routed]:
+        """Where to turn when the sources do not answer: the region's general contact, found in the
+        directory (``patterns``: region -> what to look for), named as routed contacts are. Looked up once
+        per region; a number printed only in a superseded edition is never offered."""
+        pattern = patterns.get(region or "", "") or patterns.get("default", "$^")
+        key = (region, pattern)
+        if key not in self._fallback:
+            found = re.compile(pattern, re.IGNORECASE)
+            matches = [i for i, p in enumerate(self.profiles) if not self._retired[i]
+                       and found.search(f"{p.department} {p.contact.context} {p.contact.value}")]
+            matches.sort(key=lambda i: (self.profiles[i].contact.kind != "phone", self._regions[i] != region,
+                                        self.profiles[i].contact.doc_id))
+            self._fallback[key] = [self._with_siblings(self.profiles[matches[0]], 1.0)] if matches else []
+        return self._fallback[key]
+
     def _superseded(self, contact: Contact) -> bool:
         chunk = self.snapshot.chunks.get(contact.chunk_id)
         return chunk is not None and chunk.status == "superseded"
@@ -281,28 +317,6 @@ def _asked_kind(question: str) -> str | None:
 def _region(contact: Contact, snapshot: IndexSnapshot) -> str | None:
     chunk = snapshot.chunks.get(contact.chunk_id)
     return region_of(chunk) if chunk else None
-
-
-def _merge(members: list[tuple[float, Contact]], snapshot: IndexSnapshot) -> Routed:
-    """One department's phone, e-mail and fax, from its best-scoring mention and its siblings."""
-    score, top = members[0]
-    by_kind: dict[str, str] = {}
-    for _, c in members:
-        if c.chunk_id == top.chunk_id or c.context == top.context:
-            by_kind.setdefault(c.kind, c.value)
-    by_kind.setdefault(top.kind, top.value)
-    purpose = _TABLE_CELL.sub(" ", top.context).strip()
-    return Routed(department=top.department or "Contact", phone=by_kind.get("phone"), email=by_kind.get("email"),
-                  fax=by_kind.get("fax"), purpose=purpose, region=_region(top, snapshot),
-                  source_chunk_id=top.chunk_id, doc_id=top.doc_id, score=score)
-
-
-def fallback_contacts(snapshot: IndexSnapshot, region: str | None, patterns: dict[str, str]) -> list[Routed]:
-    """Where to turn when the sources do not answer: the region's general contact, found in the corpus."""
-    pattern = re.compile(patterns.get(region or "", "") or patterns.get("default", "$^"), re.IGNORECASE)
-    found = [c for c in snapshot.contacts if pattern.search(f"{c.department or ''} {c.context} {c.value}")]
-    found.sort(key=lambda c: (c.kind != "phone", _region(c, snapshot) != region, c.doc_id))
-    return [_merge([(1.0, c) for c in found], snapshot)] if found else []
 
 
 def verify_contacts(routed: Sequence[Routed], snapshot: IndexSnapshot) -> list[Routed]:

@@ -22,7 +22,7 @@ from assistant.lexical import STOPWORDS, plain_tokens
 from assistant.lexicon import LAY_TERMS
 from assistant.llm import AnswerWriter, Source, grounding_problems
 from assistant.retrieval import HybridRetriever, Retrieval, detect_region, wants_old_edition
-from assistant.routing import ContactRouter, Routed, fallback_contacts, verify_contacts
+from assistant.routing import ContactRouter, Routed, verify_contacts
 from assistant.safety import screen
 from assistant.schema import Chunk
 from assistant.sentences import sentence_vectors
@@ -115,7 +115,7 @@ class Assistant:
         self.writer = writer
         self.approved = approved
         self.all_text = "\n".join(c.text for c in snapshot.chunks.values())
-        self.answerability = Answerability(self.all_text, corrects=self.vocabulary.correct)
+        self.answerability = Answerability(self.all_text, vocabulary=self.vocabulary)
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None,
@@ -219,8 +219,8 @@ class Assistant:
                     "category": categorize(first["doc_title"], first["section"]), "approved": True,
                     "approved_id": found["id"]}
         if self.abstains(prepared):
-            contacts = verify_contacts(fallback_contacts(self.snapshot, prepared.region or "Northwest",
-                                                         self.settings.fallback_contacts), self.snapshot)
+            contacts = verify_contacts(self.router.fallback(prepared.region or "Northwest",
+                                                            self.settings.fallback_contacts), self.snapshot)
             text = ABSTAIN_TEXT.format(f" ({prepared.gap.explain()})" if prepared.gap else "")
             text += "".join(f" Please contact {c.department} at {_values(c)}." for c in contacts[:1])
             return {**base, "answer": text, "citations": [], "contacts": [c.to_dict() for c in contacts[:1]],
