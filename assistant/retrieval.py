@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.adapter import QueryAdapter
 from assistant.embeddings import Embedder, embed_queries
 from assistant.index import IndexSnapshot
 from assistant.lexical import STOPWORDS, LexicalIndex, plain_tokens
@@ -96,14 +97,17 @@ class Retrieval:
 
 
 class HybridRetriever:
-    """Dense + BM25 fused by reciprocal rank, with metadata preferences and section diversity."""
+    """Dense + BM25 fused by reciprocal rank, with metadata preferences and section diversity. With an
+    ``adapter`` the dense search runs on the adapted question vector; the reported cosine stays the
+    model's own (what confidence is calibrated on)."""
 
     def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, vocabulary: Vocabulary, *,
-                 rrf_k: int = 20, candidates: int = 40, lexical_weight: float = 1.0,
-                 feedback_terms: int = 3, feedback_docs: int = 3) -> None:
+                 adapter: QueryAdapter | None = None, rrf_k: int = 20, candidates: int = 40,
+                 lexical_weight: float = 1.0, feedback_terms: int = 3, feedback_docs: int = 3) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
         self.vocabulary = vocabulary
+        self.adapter = adapter
         self.rrf_k = rrf_k
         self.candidates = candidates
         self.lexical_weight = lexical_weight
@@ -130,11 +134,17 @@ class HybridRetriever:
         expanded = self.vocabulary.expand(query)
         wants_old = wants_old_edition(query) if old_edition is None else old_edition
         vectors = embed_queries(self.embedder, [expanded] if also_embed is None else [expanded, also_embed])
-        query_vector = vectors[0]
-        dense = self.snapshot.index.query(query_vector, self.candidates)
+        query_vector = np.asarray(vectors[0], dtype=np.float32)
+        if self.adapter is None:
+            dense = self.snapshot.index.query(query_vector, self.candidates)
+            dense_score = {h.chunk.chunk_id: h.score for h in dense}
+        else:
+            dense = self.snapshot.index.query(self.adapter.apply(query_vector), self.candidates, with_vectors=True)
+            unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
+            dense_score = {h.chunk.chunk_id: _cosine(h.vector, unit) if h.vector is not None else h.score
+                           for h in dense}
 
         dense_rank = {h.chunk.chunk_id: r for r, h in enumerate(dense) if h.chunk.chunk_id in self.position}
-        dense_score = {h.chunk.chunk_id: h.score for h in dense}
         lexical_scores = self.lexical.scores(expanded)
         if self.feedback_terms:
             lexical_scores = self._with_feedback(expanded, dense_rank, lexical_scores)
@@ -196,6 +206,10 @@ class HybridRetriever:
             found |= self.chunk_tokens[self.position[h.chunk.chunk_id]]
         weight = {t: self.idf.get(t, self.max_idf * 1.5) for t in tokens}
         return sum(w for t, w in weight.items() if t in found) / sum(weight.values())
+
+
+def _cosine(vector: np.ndarray, unit: np.ndarray) -> float:
+    return float(vector @ unit) / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def diversify(hits: Sequence[Hit], k: int, per_section: int = 2) -> list[Hit]:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from assistant.adapter import query_adapter
 from assistant.answer import order_for_reading, pick_sentences
 from assistant.answerability import Answerability, Gap
 from assistant.category import categorize
@@ -108,9 +109,15 @@ class Assistant:
         self.snapshot = snapshot
         self.embedder = embedder
         self.vocabulary = Vocabulary.learn(c.text for c in snapshot.chunks.values())
-        self.retriever = HybridRetriever(snapshot, embedder, self.vocabulary)
-        self.router = ContactRouter(snapshot)
         self.sentence_vectors = sentence_vectors(settings.data_dir, snapshot, embedder)
+        adapter = None
+        if settings.query_adapter:
+            try:
+                adapter = query_adapter(settings.data_dir, snapshot, embedder, self.sentence_vectors)
+            except Exception:  # worse ranking, never no answer
+                log.exception("fitting the query adapter failed; searching with the model's own vectors")
+        self.retriever = HybridRetriever(snapshot, embedder, self.vocabulary, adapter=adapter)
+        self.router = ContactRouter(snapshot)
         self.conversations = conversations or ConversationStore(settings.data_dir / "conversations.sqlite3")
         self.writer = writer
         self.approved = approved

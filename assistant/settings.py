@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=240, description="Most tokens of one embedded chunk (model window: 256).")
     chunk_overlap_tokens: int = 40
     min_chunk_tokens: int = Field(default=60, description="Sections smaller than this merge with neighbours.")
+    query_adapter: bool = Field(default=True, description="Search with question vectors mapped by a linear "
+                                "adapter fitted on the corpus's own sentences and headings (assistant/adapter.py).")
     abstain_below: float = Field(default=0.07, description="Answer confidence under which the assistant abstains "
                                  "(calibrated on the evaluation questions, see evals/calibrate.py).")
     fallback_contacts: dict[str, str] = Field(

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from assistant.errors import IndexModelMismatch, IndexNotReady
 from assistant.schema import Chunk
 from assistant.settings import Settings
@@ -20,6 +22,7 @@ class ScoredChunk:
 
     chunk: Chunk
     score: float
+    vector: np.ndarray | None = None  # the chunk's stored vector, when asked for
 
 
 class ChunkIndex:
@@ -78,14 +81,24 @@ class ChunkIndex:
         }
         return [by_id[i] for i in ids if i in by_id]
 
-    def query(self, embedding: Sequence[float], k: int, where: dict[str, Any] | None = None) -> list[ScoredChunk]:
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``ids``, in that order (a missing id is an error)."""
+        got = self._collection.get(ids=list(ids), include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        return np.asarray([by_id[i] for i in ids], dtype=np.float32).reshape(len(ids), self.dimension or -1)
+
+    def query(self, embedding: Sequence[float] | np.ndarray, k: int, where: dict[str, Any] | None = None, *,
+              with_vectors: bool = False) -> list[ScoredChunk]:
         # no count() first: an empty collection answers with empty lists, and this runs once per question
-        res = self._collection.query(query_embeddings=[list(embedding)], n_results=k, where=where,
-                                     include=["documents", "metadatas", "distances"])
+        include = ["documents", "metadatas", "distances", *(["embeddings"] if with_vectors else [])]
+        res = self._collection.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)], n_results=k,
+                                     where=where, include=include)
+        vectors = res["embeddings"][0] if with_vectors else [None] * len(res["ids"][0])
         return [
-            ScoredChunk(Chunk.from_store(cid, doc or "", meta or {}), 1.0 - float(dist))
-            for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
-                                            res["distances"][0], strict=True)
+            ScoredChunk(Chunk.from_store(cid, doc or "", meta or {}), 1.0 - float(dist),
+                        None if vector is None else np.asarray(vector, dtype=np.float32))
+            for cid, doc, meta, dist, vector in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
+                                                    res["distances"][0], vectors, strict=True)
         ]
 
 

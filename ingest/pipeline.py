@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.adapter import query_adapter
 from assistant.catalog import Catalog, DocumentRecord
 from assistant.contacts import find_contacts, unique_mentions
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder
@@ -233,16 +234,22 @@ class Ingestor:
             with ingest_lock(self.settings.data_dir):
                 self._run(paths, rebuild, summary)
                 if summary.collection and not summary.error:
-                    self._warm_sentence_vectors()
+                    self._warm_caches()
         except AssistantError as exc:
             summary.error = exc.message
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _warm_sentence_vectors(self) -> None:
-        """Embed the live index's sentences for answer selection now, so the service starts without it."""
+    def _warm_caches(self) -> None:
+        """Embed the live index's sentences for answer selection and fit its query adapter now, so the
+        service starts without either."""
         snapshot = IndexSnapshot.open(self.settings)
-        sentence_vectors(self.settings.data_dir, snapshot, self.embedder)
+        sentences = sentence_vectors(self.settings.data_dir, snapshot, self.embedder)
+        if self.settings.query_adapter:
+            try:
+                query_adapter(self.settings.data_dir, snapshot, self.embedder, sentences)
+            except Exception:  # the index is live already; the assistant fits the adapter when it starts
+                log.exception("fitting the query adapter failed; the assistant will try again when it starts")
 
     def _run(self, paths: list[Path], rebuild: bool, summary: IngestSummary) -> None:
         catalog = Catalog(self.settings.catalog_path)
