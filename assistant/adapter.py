@@ -64,7 +64,7 @@ def training_pairs(chunks: Sequence[Chunk], sentences: SentenceVectors,
     vectors.extend(heading_vectors)
     targets.extend(range(len(heading_vectors)))
     queries = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
-    return _unit(queries), np.asarray(targets, dtype=np.int64)
+    return unit_rows(queries), np.asarray(targets, dtype=np.int64)
 
 
 def fit(queries: np.ndarray, targets: np.ndarray, documents: np.ndarray, config: AdapterConfig) -> np.ndarray:
@@ -76,7 +76,7 @@ def fit(queries: np.ndarray, targets: np.ndarray, documents: np.ndarray, config:
     generator = torch.Generator().manual_seed(config.seed)
     q_all = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
     t_all = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.int64))
-    docs = torch.from_numpy(_unit(np.asarray(documents, dtype=np.float32)))
+    docs = torch.from_numpy(unit_rows(np.asarray(documents, dtype=np.float32)))
     dim = q_all.shape[1]
     identity = torch.eye(dim)
     delta = torch.zeros(dim, dim, requires_grad=True)
@@ -172,6 +172,7 @@ def query_adapter(data_dir: Path, snapshot: IndexSnapshot, embedder: Embedder, s
     return adapter
 
 
-def _unit(matrix: np.ndarray) -> np.ndarray:
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (a zero row stays zero)."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.asarray(matrix / np.where(norms == 0, 1.0, norms), dtype=np.float32)

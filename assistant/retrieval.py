@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.adapter import QueryAdapter
+from assistant.adapter import QueryAdapter, unit_rows
 from assistant.embeddings import Embedder, embed_queries
 from assistant.index import IndexSnapshot
 from assistant.lexical import STOPWORDS, LexicalIndex, plain_tokens
@@ -108,6 +108,9 @@ class HybridRetriever:
         self.embedder = embedder
         self.vocabulary = vocabulary
         self.adapter = adapter
+        # the model's own cosine of the adapted search's hits, without asking the store for vectors each time
+        self._unit_vectors = (unit_rows(snapshot.index.vectors([c.chunk_id for c in snapshot.chunks.values()]))
+                              if adapter is not None and snapshot.chunks else np.zeros((0, 0), np.float32))
         self.rrf_k = rrf_k
         self.candidates = candidates
         self.lexical_weight = lexical_weight
@@ -139,10 +142,10 @@ class HybridRetriever:
             dense = self.snapshot.index.query(query_vector, self.candidates)
             dense_score = {h.chunk.chunk_id: h.score for h in dense}
         else:
-            dense = self.snapshot.index.query(self.adapter.apply(query_vector), self.candidates, with_vectors=True)
+            dense = self.snapshot.index.query(self.adapter.apply(query_vector), self.candidates)
             unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
-            dense_score = {h.chunk.chunk_id: _cosine(h.vector, unit) if h.vector is not None else h.score
-                           for h in dense}
+            dense_score = {h.chunk.chunk_id: float(self._unit_vectors[self.position[h.chunk.chunk_id]] @ unit)
+                           if h.chunk.chunk_id in self.position else h.score for h in dense}
 
         dense_rank = {h.chunk.chunk_id: r for r, h in enumerate(dense) if h.chunk.chunk_id in self.position}
         lexical_scores = self.lexical.scores(expanded)
@@ -206,10 +209,6 @@ class HybridRetriever:
             found |= self.chunk_tokens[self.position[h.chunk.chunk_id]]
         weight = {t: self.idf.get(t, self.max_idf * 1.5) for t in tokens}
         return sum(w for t, w in weight.items() if t in found) / sum(weight.values())
-
-
-def _cosine(vector: np.ndarray, unit: np.ndarray) -> float:
-    return float(vector @ unit) / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def diversify(hits: Sequence[Hit], k: int, per_section: int = 2) -> list[Hit]:

@@ -22,7 +22,6 @@ class ScoredChunk:
 
     chunk: Chunk
     score: float
-    vector: np.ndarray | None = None  # the chunk's stored vector, when asked for
 
 
 class ChunkIndex:
@@ -87,18 +86,15 @@ class ChunkIndex:
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         return np.asarray([by_id[i] for i in ids], dtype=np.float32).reshape(len(ids), self.dimension or -1)
 
-    def query(self, embedding: Sequence[float] | np.ndarray, k: int, where: dict[str, Any] | None = None, *,
-              with_vectors: bool = False) -> list[ScoredChunk]:
+    def query(self, embedding: Sequence[float] | np.ndarray, k: int,
+              where: dict[str, Any] | None = None) -> list[ScoredChunk]:
         # no count() first: an empty collection answers with empty lists, and this runs once per question
-        include = ["documents", "metadatas", "distances", *(["embeddings"] if with_vectors else [])]
         res = self._collection.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)], n_results=k,
-                                     where=where, include=include)
-        vectors = res["embeddings"][0] if with_vectors else [None] * len(res["ids"][0])
+                                     where=where, include=["documents", "metadatas", "distances"])
         return [
-            ScoredChunk(Chunk.from_store(cid, doc or "", meta or {}), 1.0 - float(dist),
-                        None if vector is None else np.asarray(vector, dtype=np.float32))
-            for cid, doc, meta, dist, vector in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
-                                                    res["distances"][0], vectors, strict=True)
+            ScoredChunk(Chunk.from_store(cid, doc or "", meta or {}), 1.0 - float(dist))
+            for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
+                                            res["distances"][0], strict=True)
         ]
 
 
