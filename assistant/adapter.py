@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +28,7 @@ import numpy as np
 from assistant.embeddings import Embedder
 from assistant.index import IndexSnapshot
 from assistant.schema import Chunk
-from assistant.sentences import SentenceVectors, quotable_sentences
+from assistant.sentences import SentenceVectors, quotable_sentences, write_npz
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +106,7 @@ class QueryAdapter:
         return mapped / norm if norm else mapped
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, matrix=self.matrix, fingerprint=np.asarray(self.fingerprint))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_npz(path, matrix=self.matrix, fingerprint=np.asarray(self.fingerprint))
 
     @classmethod
     def load(cls, path: Path, fingerprint: str, dimension: int) -> QueryAdapter | None:

@@ -145,7 +145,7 @@ class HybridRetriever:
             dense = self.snapshot.index.query(self.adapter.apply(query_vector), self.candidates)
             unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
             dense_score = {h.chunk.chunk_id: float(self._unit_vectors[self.position[h.chunk.chunk_id]] @ unit)
-                           if h.chunk.chunk_id in self.position else h.score for h in dense}
+                           for h in dense if h.chunk.chunk_id in self.position}
 
         dense_rank = {h.chunk.chunk_id: r for r, h in enumerate(dense) if h.chunk.chunk_id in self.position}
         lexical_scores = self.lexical.scores(expanded)

@@ -109,16 +109,7 @@ class SentenceVectors:
         wanted = {sentence_key(t) for t in keep} if keep is not None else set(self._vectors)
         keys = sorted(k for k in self._vectors if k in wanted)
         matrix = np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, self.dimension), np.float32)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, keys=np.asarray(keys, dtype="U40"), vectors=matrix.astype(np.float32))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_npz(path, keys=np.asarray(keys, dtype="U40"), vectors=matrix.astype(np.float32))
 
     def add_missing(self, texts: Sequence[str], embedder: Embedder) -> int:
         """Embed the texts not yet cached; how many were added."""
@@ -129,6 +120,20 @@ class SentenceVectors:
         for text, vector in zip(missing, vectors, strict=True):
             self._vectors[sentence_key(text)] = vector
         return len(missing)
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Write an .npz cache atomically: a reader sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def chunk_sentences(chunks: Iterable[Chunk]) -> list[str]:
