@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from assistant.lexical import STOPWORDS
 from assistant.lexicon import LAY_TERMS
-from assistant.retrieval import region_of
+from assistant.retrieval import GLOSSARY_SECTION, region_of
 from assistant.schema import Chunk
 from assistant.vocabulary import Vocabulary
 
@@ -158,7 +158,9 @@ class Answerability:
         name = self.unknown_name(question)
         if name:
             return Gap("name", name)
-        top = [c for c in evidence[: self.evidence_depth] if region is None or region_of(c) in (None, region)]
+        # a glossary defines words; an amount or time limit printed in a definition is not an answer
+        top = [c for c in evidence[: self.evidence_depth] if (region is None or region_of(c) in (None, region))
+               and not GLOSSARY_SECTION.search(c.section)]
         if _MONEY_ASKED.search(query) and not any(_MONEY_GIVEN.search(c.text) for c in top):
             return Gap("amount", "")
         if _DURATION_ASKED.search(query) and not any(_DURATION_GIVEN.search(c.text) for c in top):

@@ -19,6 +19,8 @@ from assistant.vocabulary import Vocabulary
 
 _OLD_EDITION = re.compile(r"\b(old|older|previous|outdated|superseded|former|used to be|back in|"
                           r"19\d\d|20(?:0\d|1\d|2[0-4]))\b", re.IGNORECASE)
+# a glossary's section title ("13.4 Terms D to E", "Definitions"): it defines words, it rarely answers
+GLOSSARY_SECTION = re.compile(r"^(?:\d+(?:\.\d+)*\s+)?(?:Terms\b|Glossary|Definitions)", re.IGNORECASE)
 _CURRENT_EDITION = re.compile(r"\b(now|current(ly)?|today|latest|newest|new|still (good|valid|ok|right|correct)|"
                               r"these days|this year|20(?:2[5-9]))\b", re.IGNORECASE)
 
@@ -130,8 +132,8 @@ class HybridRetriever:
         self.max_idf = math.log(1 + n)
 
     def search(self, query: str, *, k: int = 10, region: str | None = None, old_edition: bool | None = None,
-               boost_docs: Iterable[str] = (), exclude_superseded: bool = False,
-               also_embed: str | None = None) -> Retrieval:
+               boost_docs: Iterable[str] = (), boost_sections: Iterable[tuple[str, str]] = (),
+               exclude_superseded: bool = False, also_embed: str | None = None) -> Retrieval:
         """The top ``k`` chunks (then the rest of the candidates). ``also_embed`` is a second text to embed
         in the same pass as the query (the answerer compares the question with sentences)."""
         expanded = self.vocabulary.expand(query)
@@ -154,6 +156,7 @@ class HybridRetriever:
         top_lex = np.argsort(-lexical_scores, kind="stable")[: self.candidates]
         lexical_rank = {self.chunks[i].chunk_id: r for r, i in enumerate(top_lex) if lexical_scores[i] > 0}
         boosted = set(boost_docs)
+        near = set(boost_sections)
         fused: list[Hit] = []
         for cid in set(dense_rank) | set(lexical_rank):
             chunk = self.snapshot.chunks[cid]
@@ -162,7 +165,7 @@ class HybridRetriever:
                 score += 1.0 / (self.rrf_k + dense_rank[cid])
             if cid in lexical_rank:
                 score += self.lexical_weight / (self.rrf_k + lexical_rank[cid])
-            score *= self._preference(chunk, region, wants_old, boosted)
+            score *= self._preference(chunk, region, wants_old, boosted, near)
             if exclude_superseded and chunk.status == "superseded" and not wants_old:
                 continue
             fused.append(Hit(chunk, score, dense_score.get(cid, 0.0), float(lexical_scores[self.position[cid]])))
@@ -187,7 +190,8 @@ class HybridRetriever:
             return lexical_scores
         return np.asarray(lexical_scores + 0.5 * self.lexical.scores(" ".join(extra)), dtype=np.float32)
 
-    def _preference(self, chunk: Chunk, region: str | None, wants_old: bool, boosted: set[str]) -> float:
+    def _preference(self, chunk: Chunk, region: str | None, wants_old: bool, boosted: set[str],
+                    near: set[tuple[str, str]]) -> float:
         factor = 1.0
         if chunk.status == "superseded":
             factor *= 1.6 if wants_old else 0.35
@@ -196,6 +200,8 @@ class HybridRetriever:
             factor *= 0.55
         if chunk.doc_id in boosted:
             factor *= 1.3
+        if near and any(related_sections(chunk.doc_id, chunk.section, d, s) for d, s in near):
+            factor *= SECTION_BOOST
         return factor
 
     def coverage(self, query: str, hits: Sequence[Hit]) -> float:
@@ -209,6 +215,26 @@ class HybridRetriever:
             found |= self.chunk_tokens[self.position[h.chunk.chunk_id]]
         weight = {t: self.idf.get(t, self.max_idf * 1.5) for t in tokens}
         return sum(w for t, w in weight.items() if t in found) / sum(weight.values())
+
+
+SECTION_BOOST = 1.5  # a follow-up most often asks about the section the last answer cited, or one next to it
+
+
+def related_sections(doc_a: str, a: str, doc_b: str, b: str) -> bool:
+    """Same document and the same section, or numbered sections one inside the other ("8.10" and "8.10.3")
+    or side by side under one parent ("5.6" and "5.7"). Unnumbered sections relate only to themselves."""
+    if doc_a != doc_b:
+        return False
+    if a == b:
+        return True
+    if not (_NUMBERED.match(a) and _NUMBERED.match(b)):
+        return False
+    na, nb = a.split()[0].split("."), b.split()[0].split(".")
+    shorter = min(len(na), len(nb))
+    return na[:shorter] == nb[:shorter] or (len(na) == len(nb) and na[:-1] == nb[:-1] and len(na) > 1)
+
+
+_NUMBERED = re.compile(r"^\d+(\.\d+)*\b")
 
 
 def diversify(hits: Sequence[Hit], k: int, per_section: int = 2) -> list[Hit]:

@@ -13,7 +13,7 @@ from typing import Any
 from assistant.contacts import EMAIL_RE, PHONE_RE, guess_department
 from assistant.index import IndexSnapshot
 from assistant.lexical import LexicalIndex
-from assistant.retrieval import Hit, domain_tokens, region_of
+from assistant.retrieval import GLOSSARY_SECTION, Hit, domain_tokens, region_of
 from assistant.schema import Chunk, Contact
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,6 @@ def cell_label(before: str) -> str:
     return ""
 
 
-_GLOSSARY = re.compile(r"^(?:\d+(?:\.\d+)*\s+)?(?:Terms\b|Glossary|Definitions)", re.IGNORECASE)
 _CONTACT_SECTION = re.compile(r"contact|whom to|questions|help", re.IGNORECASE)
 
 
@@ -179,7 +178,7 @@ class ContactRouter:
         # glossary mention (weak evidence of whom to call) or printed only in a superseded edition
         self._chunks = [snapshot.chunks.get(p.contact.chunk_id) for p in self.profiles]
         self._regions = [_region(p.contact, snapshot) for p in self.profiles]
-        self._glossary = [c is not None and bool(_GLOSSARY.search(c.section or "")) for c in self._chunks]
+        self._glossary = [c is not None and bool(GLOSSARY_SECTION.search(c.section or "")) for c in self._chunks]
         self._retired = [c is not None and c.status == "superseded" for c in self._chunks]
         self._fallback: dict[tuple[str | None, str], list[Routed]] = {}
 

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 _REFERS = re.compile(r"\b(their|they|them|theirs|it|its|that|this|those|these|there|he|she|his|her|same|"
                      r"one|ones|else|instead|too|also)\b", re.IGNORECASE)
 _CONTINUES = re.compile(r"^\s*(and|also|or|but|so|what about|how about|what if|same for|then)\b", re.IGNORECASE)
+# How much a follow-up's own words count beside the carried topic. Their question frame ("how long does it
+# take", "how much notice") alone matches whatever section is about deadlines; the topic must lead.
+ALONE_WEIGHT = 0.25
 ABSTAIN_TEXT = "The provider manual and program pages I have do not cover this question{}, so I can't answer it."
 
 
@@ -79,13 +82,13 @@ class ApprovedAnswers(Protocol):
     def approved_answer(self, question: str) -> dict[str, Any] | None: ...
 
 
-def merge_retrievals(first: Retrieval, second: Retrieval, k: int = 60) -> Retrieval:
+def merge_retrievals(first: Retrieval, second: Retrieval, k: int = 60, weight: float = 1.0) -> Retrieval:
     """Two rankings of one question fused by reciprocal rank (the first keeps its query and signals)."""
     scores: dict[str, float] = {}
     hits: dict[str, Any] = {}
-    for ranking in (first.hits, second.hits):
+    for w, ranking in ((1.0, first.hits), (weight, second.hits)):
         for rank, hit in enumerate(ranking):
-            scores[hit.chunk.chunk_id] = scores.get(hit.chunk.chunk_id, 0.0) + 1.0 / (k + rank)
+            scores[hit.chunk.chunk_id] = scores.get(hit.chunk.chunk_id, 0.0) + w / (k + rank)
             hits.setdefault(hit.chunk.chunk_id, hit)
     ordered = [hits[c] for c in sorted(scores, key=lambda c: -scores[c])]
     return Retrieval(ordered, first.query, first.top_dense)
@@ -166,7 +169,9 @@ class Assistant:
         region = region or detect_region(query) or self.conversations.region(conv_id) or (
             history[-1].answer.get("region") if history else None)
         urgent = screened.urgent
-        boost = [c["doc_id"] for c in history[-1].answer.get("citations", [])] if follow else []
+        cited = history[-1].answer.get("citations", []) if follow else []
+        boost = [c["doc_id"] for c in cited]
+        near = [(c["doc_id"], c["section"]) for c in cited]
         prepared_ms = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
         retrieval = None
@@ -177,13 +182,13 @@ class Assistant:
             # A follow-up's own words ("what's their email?") lack the topic: their meaning would pull in any
             # sentence about e-mail, so its sentences are chosen by words and rank alone.
             own_words = None if follow else screened.question.replace("[redacted]", " ")
-            retrieval = self.retriever.search(query, k=10, region=region, boost_docs=boost, old_edition=old,
-                                              also_embed=own_words)
+            retrieval = self.retriever.search(query, k=10, region=region, boost_docs=boost, boost_sections=near,
+                                              old_edition=old, also_embed=own_words)
             question_vector = retrieval.also_vector
             if follow and len(plain_tokens(screened.question)) >= 3:
                 # the later turn may have moved on: its own words get a say beside the carried topic
                 alone = self.retriever.search(screened.question, k=10, region=region, old_edition=old)
-                retrieval = merge_retrievals(retrieval, alone)
+                retrieval = merge_retrievals(retrieval, alone, weight=ALONE_WEIGHT)
             confidence = Confidence(self.retriever.coverage(query, retrieval.hits[:5]), retrieval.top_dense,
                                     self.unknown_share(screened.question))
             if urgent:  # the notification duty first, whatever words the event was described in

@@ -4,6 +4,8 @@ each refused question is paired with an answerable one on the same topic."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from assistant.answerability import Answerability
@@ -23,6 +25,8 @@ def _chunk(n: int, text: str) -> Chunk:
 FILING = _chunk(1, "Submit claims within 365 days of the date of service. Oregon and Washington members only.")
 REFERRAL = _chunk(2, "A referral names the specialist and the services approved. Send it to the Referral Department.")
 DME = _chunk(3, "Durable medical equipment over $500 needs prior authorization (HCPCS E0601 included).")
+GLOSSARY = replace(_chunk(4, "Timely filing -- the period within which a claim must be received, for example "
+                            "365 days."), section="13.11 Terms T to U")
 CHECKS = Answerability("\n".join(c.text for c in (FILING, REFERRAL, DME)))
 
 
@@ -31,6 +35,8 @@ CHECKS = Answerability("\n".join(c.text for c in (FILING, REFERRAL, DME)))
     ("what does kp pay us for flu shots", [FILING, REFERRAL], "amount"),
     ("how many days is a referral good for?", [REFERRAL], "duration"),
     ("whats the timely filing limit for these claims", [REFERRAL], "duration"),
+    # a time printed in a glossary definition is an example, not the limit asked for
+    ("how many days is a referral good for?", [REFERRAL, GLOSSARY], "duration"),
     ("does kp cover 99214 visits?", [FILING], "code"),
     ("does texas medicaid need prior auth?", [FILING], "place"),
     ("can we see kp members who live in idaho?", [FILING], "place"),

@@ -19,6 +19,7 @@ from langchain_core.messages import AIMessage
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.index import IndexSnapshot
 from assistant.llm import ChatModelWriter, Source, grounding_problems
+from assistant.retrieval import related_sections
 from assistant.safety import find_phi, screen
 from assistant.service import Assistant
 
@@ -251,3 +252,24 @@ def test_a_contact_follow_up_quotes_no_unrelated_email_sentences(assistant):
     # regression: the meaning of "their email" alone pulled in sentences about other mailboxes
     assert {c["doc_id"] for c in second["citations"]} == {"ca-medi-cal-portal"}, second["answer"]
     assert "nw-um-referrals@example.org" not in second["answer"]
+
+
+def test_a_follow_up_stays_with_the_document_it_follows(assistant):
+    """"Do we mail kp the certificates?" after an EPSDT training question: its own words alone lead to the
+    Medi-Cal portal's pages about forms to return; the earlier answer's document must lead."""
+    first = assistant.ask("do our pediatricians need the EPSDT training for medi-cal kids?")
+    cited = {c["doc_id"] for c in first["citations"]}
+    assert "ca-epsdt-training" in cited
+    second = assistant.ask("do we mail kp the certificates?", first["conversation_id"])
+    assert second["follow_up"] is True
+    assert second["citations"][0]["doc_id"] == "ca-epsdt-training", second["citations"]
+
+def test_sections_related_to_a_cited_one():
+    assert related_sections("m", "8.10 Initial Credentialing", "m", "8.10.3 Timelines")
+    assert related_sections("m", "5.7 Corrected Claims", "m", "5.6 Timely Filing")  # side by side
+    assert related_sections("p", "How to refer a member", "p", "How to refer a member")
+    assert not related_sections("m", "8.10 Initial Credentialing", "other", "8.10 Initial Credentialing")
+    assert not related_sections("m", "8 Compliance", "m", "9 Medicare")  # chapters are not neighbours
+    assert not related_sections("m", "8.10.3 Timelines", "m", "8.11 Recredentialing")
+    assert not related_sections("p", "How to refer a member", "p", "What happens after a referral")
+
