@@ -134,8 +134,9 @@ class HybridRetriever:
     def search(self, query: str, *, k: int = 10, region: str | None = None, old_edition: bool | None = None,
                boost_docs: Iterable[str] = (), boost_sections: Iterable[tuple[str, str]] = (),
                exclude_superseded: bool = False, also_embed: str | None = None) -> Retrieval:
-        """The top ``k`` chunks (then the rest of the candidates). ``also_embed`` is a second text to embed
-        in the same pass as the query (the answerer compares the question with sentences)."""
+        """The top ``k`` chunks (then the rest of the candidates). ``boost_docs`` and ``boost_sections`` (doc id,
+        section) are what the previous answer cited, preferred for a follow-up. ``also_embed`` is a second
+        text to embed in the same pass as the query (the answerer compares the question with sentences)."""
         expanded = self.vocabulary.expand(query)
         wants_old = wants_old_edition(query) if old_edition is None else old_edition
         vectors = embed_queries(self.embedder, [expanded] if also_embed is None else [expanded, also_embed])
