@@ -19,10 +19,12 @@ from assistant.vocabulary import Vocabulary
 
 _OLD_EDITION = re.compile(r"\b(old|older|previous|outdated|superseded|former|used to be|back in|"
                           r"19\d\d|20(?:0\d|1\d|2[0-4]))\b", re.IGNORECASE)
-# a glossary's section title ("13.4 Terms D to E", "Definitions"): it defines words, it rarely answers
-GLOSSARY_SECTION = re.compile(r"^(?:\d+(?:\.\d+)*\s+)?(?:Terms\b|Glossary|Definitions)", re.IGNORECASE)
 _CURRENT_EDITION = re.compile(r"\b(now|current(ly)?|today|latest|newest|new|still (good|valid|ok|right|correct)|"
                               r"these days|this year|20(?:2[5-9]))\b", re.IGNORECASE)
+# a glossary's section title ("13.4 Terms D to E", "Definitions"): it defines words, it rarely answers
+GLOSSARY_SECTION = re.compile(r"^(?:\d+(?:\.\d+)*\s+)?(?:Terms\b|Glossary|Definitions)", re.IGNORECASE)
+_NUMBERED = re.compile(r"^\d+(\.\d+)*\b")  # a numbered section's title ("8.10.3 Timelines")
+SECTION_BOOST = 1.5  # a follow-up most often asks about the section the last answer cited, or one next to it
 
 
 def wants_old_edition(question: str, context: str = "") -> bool:
@@ -218,9 +220,6 @@ class HybridRetriever:
         return sum(w for t, w in weight.items() if t in found) / sum(weight.values())
 
 
-SECTION_BOOST = 1.5  # a follow-up most often asks about the section the last answer cited, or one next to it
-
-
 def related_sections(doc_a: str, a: str, doc_b: str, b: str) -> bool:
     """Same document and the same section, or numbered sections one inside the other ("8.10" and "8.10.3")
     or side by side under one parent ("5.6" and "5.7"). Unnumbered sections relate only to themselves."""
@@ -233,9 +232,6 @@ def related_sections(doc_a: str, a: str, doc_b: str, b: str) -> bool:
     na, nb = a.split()[0].split("."), b.split()[0].split(".")
     shorter = min(len(na), len(nb))
     return na[:shorter] == nb[:shorter] or (len(na) == len(nb) and na[:-1] == nb[:-1] and len(na) > 1)
-
-
-_NUMBERED = re.compile(r"^\d+(\.\d+)*\b")
 
 
 def diversify(hits: Sequence[Hit], k: int, per_section: int = 2) -> list[Hit]:
