@@ -4,9 +4,10 @@ ingestion. Every value comes from a document and is checked verbatim before it l
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,16 +156,28 @@ def cell_label(before: str) -> str:
 
 
 _CONTACT_SECTION = re.compile(r"contact|whom to|questions|help", re.IGNORECASE)
+# words any department's name may carry, which say nothing about what it handles
+_GENERIC_NAME = frozenset(domain_tokens(
+    "kp kaiser permanente northwest department services unit team line office desk help program customer "
+    "provider contact contacts center key same how where whom"))
+COMMON_SHARE = 0.25  # a name word printed in more than this share of passages ("member", "claim") names nothing
 
 
 class ContactRouter:
     """Scores directory contacts against a question: lexical match with their row or sentence, plus a
     preference for contacts printed in the passages retrieved for the answer, in the sections of those
-    passages, or in the contact tables of their documents."""
+    passages, or in the contact tables of their documents; for a department whose name the question uses
+    ("re-credentialed" -> Credentialing Department); and, on a follow-up, for the contacts the answer it
+    follows gave.
 
-    def __init__(self, snapshot: IndexSnapshot, *, lexical_weight: float = 0.5, evidence_weight: float = 1.0,
-                 section_weight: float = 0.5, document_weight: float = 0.5, glossary_factor: float = 0.2,
-                 evidence_depth: int = 10) -> None:
+    ``idf`` (word -> inverse document frequency over the passages, as the retriever counts it) says which
+    name words are distinctive: "Special Investigations Unit" is named by "investigations", while
+    "Member Services" is named by no word, since nearly every question mentions a member."""
+
+    def __init__(self, snapshot: IndexSnapshot, idf: Mapping[str, float], *, lexical_weight: float = 0.5,
+                 evidence_weight: float = 1.0, section_weight: float = 0.5, document_weight: float = 0.5,
+                 glossary_factor: float = 0.2, evidence_depth: int = 10, name_weight: float = 0.6,
+                 carry_weight: float = 0.3) -> None:
         self.snapshot = snapshot
         self.lexical_weight = lexical_weight
         self.evidence_weight = evidence_weight
@@ -172,6 +185,8 @@ class ContactRouter:
         self.document_weight = document_weight
         self.glossary_factor = glossary_factor
         self.evidence_depth = evidence_depth
+        self.name_weight = name_weight
+        self.carry_weight = carry_weight
         self.profiles = build_profiles(snapshot)
         self.lexical = LexicalIndex([f"{p.department} {p.text}" for p in self.profiles], domain_tokens)
         # what never changes between questions: each profile's chunk, region, and whether it is a
@@ -181,15 +196,23 @@ class ContactRouter:
         self._glossary = [c is not None and bool(GLOSSARY_SECTION.search(c.section or "")) for c in self._chunks]
         self._retired = [c is not None and c.status == "superseded" for c in self._chunks]
         self._fallback: dict[tuple[str | None, str], list[Routed]] = {}
+        common = math.log(1 + 1 / COMMON_SHARE)  # the idf of a word in that share of passages
+        self._names = [{t: idf[t] for t in set(domain_tokens(p.department)) - _GENERIC_NAME
+                        if idf.get(t, 0.0) > common} for p in self.profiles]
 
     def route(self, question: str, query: str, hits: Sequence[Hit], region: str | None, *,
-              limit: int = 2, superseded: bool = False) -> list[Routed]:
+              limit: int = 2, superseded: bool = False, previous: Sequence[dict[str, Any]] = ()) -> list[Routed]:
         """The best departments for the question. Contacts printed only in a superseded edition (a retired
-        fax number) are never offered unless the question is about that edition."""
+        fax number) are never offered unless the question is about that edition. ``previous``: the contacts
+        of the answer a follow-up leans on ("and for a corrected claim?" goes to the same desk)."""
         scores = self.lexical.scores(query)
         top = float(scores.max()) if len(scores) else 0.0
         evidence = self._evidence(hits)
+        if region is None and hits:  # a question answered from one region's passage goes to that region's desks
+            region = region_of(hits[0].chunk)
         asks_fax = bool(_ASKS_FAX.search(question))
+        asked = set(domain_tokens(query))
+        given = {str(p[k]).lower() for p in previous for k in ("phone", "email", "fax") if p.get(k)}
         best: dict[str, tuple[float, ContactProfile]] = {}
         for i, (profile, raw) in enumerate(zip(self.profiles, scores, strict=True)):
             c = profile.contact
@@ -198,6 +221,11 @@ class ContactRouter:
             glossary = self._glossary[i]
             score = self.lexical_weight * (float(raw) / top if top > 0 else 0.0) * (0.5 if glossary else 1.0)
             score += evidence(c.chunk_id, self._chunks[i]) * (self.glossary_factor if glossary else 1.0)
+            name = self._names[i]
+            if name:  # the share of the name's distinctive words the question uses, rarer words weighing more
+                score += self.name_weight * sum(w for t, w in name.items() if t in asked) / sum(name.values())
+            if c.value.lower() in given:
+                score += self.carry_weight
             contact_region = self._regions[i]
             if region and contact_region and contact_region != region:
                 score *= 0.5

@@ -120,7 +120,7 @@ class Assistant:
             except Exception:  # worse ranking, never no answer
                 log.exception("fitting the query adapter failed; searching with the model's own vectors")
         self.retriever = HybridRetriever(snapshot, embedder, self.vocabulary, adapter=adapter)
-        self.router = ContactRouter(snapshot)
+        self.router = ContactRouter(snapshot, self.retriever.idf)
         self.conversations = conversations or ConversationStore(settings.data_dir / "conversations.sqlite3")
         self.writer = writer
         self.approved = approved
@@ -257,7 +257,8 @@ class Assistant:
         for c in citations:
             c["quote"] = " … ".join(c["quote"])  # the sentences relied on, each verbatim
         routed = self.router.route(prepared.question, prepared.retrieval.query, hits, prepared.region,
-                                   superseded=hits[0].chunk.status == "superseded")
+                                   superseded=hits[0].chunk.status == "superseded",
+                                   previous=prepared.previous_contacts)
         carried = self.router.carry(prepared.question, prepared.previous_contacts)
         if carried:  # "what's their email?": the department of the earlier answer, the kind asked for
             routed = [carried, *[r for r in routed if r.department != carried.department]][:2]

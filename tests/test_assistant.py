@@ -273,3 +273,51 @@ def test_sections_related_to_a_cited_one():
     assert not related_sections("m", "8.10.3 Timelines", "m", "8.11 Recredentialing")
     assert not related_sections("p", "How to refer a member", "p", "What happens after a referral")
 
+
+
+def _first_contact_with(assistant: Assistant, question: str, **weights: float) -> dict:
+    """The first contact routed for ``question`` with the router's weights changed for the call."""
+    saved = {name: getattr(assistant.router, name) for name in weights}
+    try:
+        for name, value in weights.items():
+            setattr(assistant.router, name, value)
+        return assistant.ask(question)["contacts"][0]
+    finally:
+        for name, value in saved.items():
+            setattr(assistant.router, name, value)
+
+
+def test_a_department_the_question_names_is_preferred(assistant):
+    """"Fraud investigation" names the Special Investigations Unit; printed beside the Compliance Hotline in
+    the same passage, the hotline came first on rank alone."""
+    question = "who do i talk to about a suspected fraud investigation?"
+    assert _first_contact_with(assistant, question)["department"] == "Special Investigations Unit"
+    assert _first_contact_with(assistant, question, name_weight=0.0)["department"] != "Special Investigations Unit"
+    # a name word nearly every passage prints names nothing: "Member Services" is not named by "member"
+    names = {p.department: name for p, name in zip(assistant.router.profiles, assistant.router._names, strict=True)}
+    assert names["Member Services"] == {} and "investigation" in names["Special Investigations Unit"]
+
+
+def _follow_up_contacts(assistant: Assistant, first: str, second: str) -> list[dict]:
+    opened = assistant.ask(first)
+    answer = assistant.ask(second, opened["conversation_id"])
+    assert answer["follow_up"] is True
+    return answer["contacts"]
+
+
+def test_a_follow_up_keeps_the_desk_the_answer_before_it_gave(assistant):
+    first, second = "whats the timely filing limit for kp northwest claims?", "and for a corrected claim?"
+    assert "503-555-0130" in {c["phone"] for c in _follow_up_contacts(assistant, first, second)}
+    saved, assistant.router.carry_weight = assistant.router.carry_weight, 0.0
+    try:
+        assert "503-555-0130" not in {c["phone"] for c in _follow_up_contacts(assistant, first, second)}
+    finally:
+        assistant.router.carry_weight = saved
+
+
+def test_with_no_region_named_the_answers_region_chooses_the_desk(assistant):
+    """A Northwest coordination-of-benefits answer goes to the Northwest claims desk, not the California
+    Medi-Cal COB mailbox that a California passage further down prints."""
+    contacts = _follow_up_contacts(assistant, "pt has kp thru her job and is also on her husbands plan, which one "
+                                   "pays first?", "so when kp is secondary what do i send with the claim")
+    assert contacts[0]["phone"] == "503-555-0130" and contacts[0]["region"] == "Northwest", contacts
