@@ -156,10 +156,9 @@ def cell_label(before: str) -> str:
 
 
 _CONTACT_SECTION = re.compile(r"contact|whom to|questions|help", re.IGNORECASE)
-# words any department's name may carry, which say nothing about what it handles
-_GENERIC_NAME = frozenset(domain_tokens(
-    "kp kaiser permanente northwest department services unit team line office desk help program customer "
-    "provider contact contacts center key same how where whom"))
+# words any department's name may carry, which say nothing about what it handles (stopwords go anyway)
+_GENERIC_NAME = frozenset(domain_tokens("kp kaiser permanente northwest department services unit team line office "
+                                        "desk help program customer provider contacts center key same"))
 COMMON_SHARE = 0.25  # a name word printed in more than this share of passages ("member", "claim") names nothing
 
 

@@ -274,28 +274,16 @@ def test_sections_related_to_a_cited_one():
     assert not related_sections("p", "How to refer a member", "p", "What happens after a referral")
 
 
-
-def _first_contact_with(assistant: Assistant, question: str, **weights: float) -> dict:
-    """The first contact routed for ``question`` with the router's weights changed for the call."""
-    saved = {name: getattr(assistant.router, name) for name in weights}
-    try:
-        for name, value in weights.items():
-            setattr(assistant.router, name, value)
-        return assistant.ask(question)["contacts"][0]
-    finally:
-        for name, value in saved.items():
-            setattr(assistant.router, name, value)
-
-
-def test_a_department_the_question_names_is_preferred(assistant):
+def test_a_department_the_question_names_is_preferred(assistant, monkeypatch):
     """"Fraud investigation" names the Special Investigations Unit; printed beside the Compliance Hotline in
     the same passage, the hotline came first on rank alone."""
     question = "who do i talk to about a suspected fraud investigation?"
-    assert _first_contact_with(assistant, question)["department"] == "Special Investigations Unit"
-    assert _first_contact_with(assistant, question, name_weight=0.0)["department"] != "Special Investigations Unit"
+    assert assistant.ask(question)["contacts"][0]["department"] == "Special Investigations Unit"
     # a name word nearly every passage prints names nothing: "Member Services" is not named by "member"
     names = {p.department: name for p, name in zip(assistant.router.profiles, assistant.router._names, strict=True)}
     assert names["Member Services"] == {} and "investigation" in names["Special Investigations Unit"]
+    monkeypatch.setattr(assistant.router, "name_weight", 0.0)
+    assert assistant.ask(question)["contacts"][0]["department"] != "Special Investigations Unit"
 
 
 def _follow_up_contacts(assistant: Assistant, first: str, second: str) -> list[dict]:
@@ -305,14 +293,11 @@ def _follow_up_contacts(assistant: Assistant, first: str, second: str) -> list[d
     return answer["contacts"]
 
 
-def test_a_follow_up_keeps_the_desk_the_answer_before_it_gave(assistant):
+def test_a_follow_up_keeps_the_desk_the_answer_before_it_gave(assistant, monkeypatch):
     first, second = "whats the timely filing limit for kp northwest claims?", "and for a corrected claim?"
     assert "503-555-0130" in {c["phone"] for c in _follow_up_contacts(assistant, first, second)}
-    saved, assistant.router.carry_weight = assistant.router.carry_weight, 0.0
-    try:
-        assert "503-555-0130" not in {c["phone"] for c in _follow_up_contacts(assistant, first, second)}
-    finally:
-        assistant.router.carry_weight = saved
+    monkeypatch.setattr(assistant.router, "carry_weight", 0.0)
+    assert "503-555-0130" not in {c["phone"] for c in _follow_up_contacts(assistant, first, second)}
 
 
 def test_with_no_region_named_the_answers_region_chooses_the_desk(assistant):
