@@ -25,6 +25,7 @@ _CURRENT_EDITION = re.compile(r"\b(now|current(ly)?|today|latest|newest|new|stil
 GLOSSARY_SECTION = re.compile(r"^(?:\d+(?:\.\d+)*\s+)?(?:Terms\b|Glossary|Definitions)", re.IGNORECASE)
 _NUMBERED = re.compile(r"^\d+(\.\d+)*\b")  # a numbered section's title ("8.10.3 Timelines")
 SECTION_BOOST = 1.5  # a follow-up most often asks about the section the last answer cited, or one next to it
+EXACT_LIMIT = 50_000  # chunks: exact dense search up to here (50,000 x 384 float32 is 77 MB, about 10 ms a question)
 
 
 def wants_old_edition(question: str, context: str = "") -> bool:
@@ -107,20 +108,25 @@ class HybridRetriever:
 
     def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, vocabulary: Vocabulary, *,
                  adapter: QueryAdapter | None = None, rrf_k: int = 20, candidates: int = 40,
-                 lexical_weight: float = 1.0, feedback_terms: int = 3, feedback_docs: int = 3) -> None:
+                 lexical_weight: float = 1.0, feedback_terms: int = 3, feedback_docs: int = 3,
+                 exact_limit: int = EXACT_LIMIT) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
         self.vocabulary = vocabulary
         self.adapter = adapter
-        # the model's own cosine of the adapted search's hits, without asking the store for vectors each time
-        self._unit_vectors = (unit_rows(snapshot.index.vectors([c.chunk_id for c in snapshot.chunks.values()]))
-                              if adapter is not None and snapshot.chunks else np.zeros((0, 0), np.float32))
+        self.chunks = list(snapshot.chunks.values())
+        # Up to ``exact_limit`` chunks the dense search is exact, over the stored vectors held here: it costs
+        # about a millisecond, and Chroma's approximate (HNSW) answer for the same vector can differ from one
+        # process to the next, which made the same question rank differently between runs. A larger index
+        # is searched through Chroma.
+        self.exact = len(self.chunks) <= exact_limit
+        self._unit_vectors = (unit_rows(snapshot.index.vectors([c.chunk_id for c in self.chunks]))
+                              if self.chunks and (self.exact or adapter is not None) else np.zeros((0, 0), np.float32))
         self.rrf_k = rrf_k
         self.candidates = candidates
         self.lexical_weight = lexical_weight
         self.feedback_terms = feedback_terms
         self.feedback_docs = feedback_docs
-        self.chunks = list(snapshot.chunks.values())
         self.position = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.lexical = LexicalIndex([search_text(c) for c in self.chunks], domain_tokens)
         df: Counter[str] = Counter()
@@ -142,17 +148,8 @@ class HybridRetriever:
         expanded = self.vocabulary.expand(query)
         wants_old = wants_old_edition(query) if old_edition is None else old_edition
         vectors = embed_queries(self.embedder, [expanded] if also_embed is None else [expanded, also_embed])
-        query_vector = np.asarray(vectors[0], dtype=np.float32)
-        if self.adapter is None:
-            dense = self.snapshot.index.query(query_vector, self.candidates)
-            dense_score = {h.chunk.chunk_id: h.score for h in dense}
-        else:
-            dense = self.snapshot.index.query(self.adapter.apply(query_vector), self.candidates)
-            unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
-            dense_score = {h.chunk.chunk_id: float(self._unit_vectors[self.position[h.chunk.chunk_id]] @ unit)
-                           for h in dense if h.chunk.chunk_id in self.position}
-
-        dense_rank = {h.chunk.chunk_id: r for r, h in enumerate(dense) if h.chunk.chunk_id in self.position}
+        dense_ids, dense_score = self._dense(np.asarray(vectors[0], dtype=np.float32))
+        dense_rank = {cid: r for r, cid in enumerate(dense_ids)}
         lexical_scores = self.lexical.scores(expanded)
         if self.feedback_terms:
             lexical_scores = self._with_feedback(expanded, dense_rank, lexical_scores)
@@ -176,6 +173,23 @@ class HybridRetriever:
         hits = diversify(fused, k)
         also = np.asarray(vectors[1], dtype=np.float32) if also_embed is not None else None
         return Retrieval(hits, expanded, max((h.dense for h in hits[:5]), default=0.0), also)
+
+    def _dense(self, query_vector: np.ndarray) -> tuple[list[str], dict[str, float]]:
+        """The dense candidates, best first, and each one's cosine with the question as the model embeds it
+        (an adapter changes the ranking, not the reported similarity confidence is calibrated on)."""
+        unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
+        search = self.adapter.apply(unit) if self.adapter is not None else unit
+        if self.exact:
+            if not self.chunks:
+                return [], {}
+            order = np.argsort(-(self._unit_vectors @ search), kind="stable")[: self.candidates]
+            ids = [self.chunks[i].chunk_id for i in order]
+        else:
+            found = [h for h in self.snapshot.index.query(search, self.candidates) if h.chunk.chunk_id in self.position]
+            ids = [h.chunk.chunk_id for h in found]
+            if self._unit_vectors.size == 0:  # a large index without an adapter: Chroma's own cosine
+                return ids, {h.chunk.chunk_id: h.score for h in found}
+        return ids, {cid: float(self._unit_vectors[self.position[cid]] @ unit) for cid in ids}
 
     def _with_feedback(self, query: str, dense_rank: dict[str, int], lexical_scores: np.ndarray) -> np.ndarray:
         """Pseudo-relevance feedback: the rare words shared by the passages both rankings put on top are

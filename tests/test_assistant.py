@@ -12,10 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from assistant.adapter import unit_rows
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.index import IndexSnapshot
 from assistant.llm import ChatModelWriter, Source, grounding_problems
@@ -306,3 +308,21 @@ def test_with_no_region_named_the_answers_region_chooses_the_desk(assistant):
     contacts = _follow_up_contacts(assistant, "pt has kp thru her job and is also on her husbands plan, which one "
                                    "pays first?", "so when kp is secondary what do i send with the claim")
     assert contacts[0]["phone"] == "503-555-0130" and contacts[0]["region"] == "Northwest", contacts
+
+
+def test_dense_search_is_exact_and_reports_the_models_own_cosine(assistant, real_embedder, monkeypatch):
+    """Up to ``EXACT_LIMIT`` chunks the dense candidates are the nearest stored vectors, exactly: Chroma's
+    approximate answer for one vector differed between processes, so one question ranked differently from
+    run to run. A larger index goes through Chroma and still finds the same passages."""
+    retriever = assistant.retriever
+    assert retriever.exact and retriever.adapter is not None
+    vector = np.asarray(real_embedder.embed_query("how long do we keep medical records?"), dtype=np.float32)
+    ids, cosine = retriever._dense(vector)
+    stored = unit_rows(assistant.snapshot.index.vectors([c.chunk_id for c in retriever.chunks]))
+    nearest = np.argsort(-(stored @ retriever.adapter.apply(vector)), kind="stable")[: retriever.candidates]
+    assert ids == [retriever.chunks[i].chunk_id for i in nearest]
+    first = retriever.position[ids[0]]
+    assert cosine[ids[0]] == pytest.approx(float(stored[first] @ vector), abs=1e-5)  # not the adapted score
+    monkeypatch.setattr(retriever, "exact", False)
+    approximate, _ = retriever._dense(vector)
+    assert approximate[:5] == ids[:5]
