@@ -8,12 +8,27 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from assistant.lexical import STOPWORDS
 from assistant.lexicon import lay_expansion
 
 _GLOSSARY_ENTRY = re.compile(r"(?:^|\n|\. )([A-Z][A-Za-z0-9/&]{1,9})\s+(?:--|–|—)\s+([A-Z][^.\n]{3,80})\.")
 _PAREN_ABBR = re.compile(r"\(([A-Z][A-Za-z0-9/&]{1,9})\)")
 _SMALL = {"of", "and", "the", "for", "to", "a", "an", "in", "on", "&"}
 _WORD = re.compile(r"[a-z][a-z0-9']+")
+# An abbreviation that is also an everyday word ("WHO", "YES", "CAP" in a Medicaid handbook) is that word when
+# a question writes it in lower case: "who do I tell" is not about the World Health Organization.
+_EVERYDAY = 4.5  # Zipf frequency in English: "who" 6.3, "yes" 5.5, "cap" 4.5; "cob" 3.0, "snf" 2.0
+
+
+def english_word(token: str) -> bool:
+    """Whether a lower-case token is an everyday English word of three letters or more."""
+    if token in STOPWORDS:
+        return True
+    if len(token) < 3:
+        return False
+    from wordfreq import zipf_frequency
+
+    return float(zipf_frequency(token, "en")) >= _EVERYDAY
 
 
 def initials_match(words: list[str], abbr: str) -> bool:
@@ -77,8 +92,9 @@ class Vocabulary:
         corrected = [self.correct(t) for t in _WORD.findall(lowered)]
         extra += [c for t, c in zip(_WORD.findall(lowered), corrected, strict=True) if c != t]
         for token in dict.fromkeys(tokens):  # in question order: the expanded text must not vary by run
-            for expansion in sorted(self.abbreviations.get(token, ())):
-                extra.append(expansion)
+            if token in self.abbreviations and (not english_word(token) or re.search(rf"\b{re.escape(token.upper())}\b",
+                                                                                       query)):
+                extra.extend(sorted(self.abbreviations[token]))
         for abbr, expansions in self.abbreviations.items():
             if any(e in lowered for e in expansions) and abbr not in tokens:
                 extra.append(abbr)

@@ -24,6 +24,7 @@ from assistant.llm import ChatModelWriter, Source, grounding_problems
 from assistant.retrieval import related_sections
 from assistant.safety import find_phi, screen
 from assistant.service import Assistant
+from assistant.vocabulary import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -326,3 +327,12 @@ def test_dense_search_is_exact_and_reports_the_models_own_cosine(assistant, real
     monkeypatch.setattr(retriever, "exact", False)
     approximate, _ = retriever._dense(vector)
     assert approximate[:5] == ids[:5]
+
+
+def test_an_abbreviation_that_is_an_everyday_word_is_expanded_only_in_capitals():
+    """A Medicaid handbook defines WHO (World Health Organization): "who do I tell" must not ask about it."""
+    vocabulary = Vocabulary.learn(["Guidance from the World Health Organization (WHO) applies. The Special "
+                                   "Investigations Unit (SIU) reviews fraud."])
+    assert "world health organization" not in vocabulary.expand("who do i tell about fraud?")
+    assert "world health organization" in vocabulary.expand("what does WHO recommend?")
+    assert "special investigations unit" in vocabulary.expand("siu phone number?")
