@@ -5,7 +5,8 @@ Medi-Cal?": both find the same passages with the same scores. What differs is so
 asks for that the sources lack. Each check here names one such thing:
 
 - the kind of answer asked for is missing from the top passages of the question's region: an amount of
-  money, a length of time (the Northwest's filing limit does not answer a question about Medi-Cal);
+  money (asked as "how much", "the $ cutoff", "malpractice limits"), a length of time, a street or mailing
+  address (the Northwest's filing limit does not answer a question about Medi-Cal);
 - a billing code (CPT, HCPCS, ICD-10) or a US state the question names appears in no document;
 - the question names something no document mentions and general English hardly knows either: a product,
   vendor or drug name ("ozempic", "availity"). Informal words ("kiddo", "printouts") are common English,
@@ -48,7 +49,9 @@ _MONEY_ASKED = re.compile(
     r"\bhow much\b(?!\s+(time|longer|notice|warning|earlier|later|advance|lead))"
     r"(?=.*\b(pay|paid|payment|reimburs\w*|cost|fee|rate|charge|owe|interest|money|amount|worth|price|dollars?)\b)"
     r"|\bwhat (does|do|will|would) (kp|kaiser|kaiser permanente|you|the plan|medi-?cal)\s+(pay|reimburse)\b"
-    r"|\b(payment|reimbursement|fee) (rate|amount)s?\b",
+    r"|\b(payment|reimbursement|fee) (rate|amount)s?\b"
+    r"|\$\s*(?=[a-z])"  # "the $ cutoff", "how much $"
+    r"|\b(malpractice|liability|coverage|insurance)\s+(limits?|minimums?)\b",
     re.IGNORECASE)
 _MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d+(\.\d+)?\s?(%|percent)|\bdollars?\b|\bcents?\b", re.IGNORECASE)
 
@@ -56,7 +59,7 @@ _DURATION_WORDS = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|mos?|y
 _DURATION_ASKED = re.compile(
     r"\bhow (long|soon|fast|quickly|early|often)\b|\bby when\b|\bwithin how\b"
     rf"|\bhow many (\w+ )?{_DURATION_WORDS}\b"
-    r"|\b(time ?limit|time ?frame|deadline|cut-?off|turn-?around|filing limit)\b"
+    r"|(?<!\$ )(?<!\$)\b(time ?limit|time ?frame|deadline|cut-?off|turn-?around|filing limit)\b"  # not "$ cutoff"
     rf"|\b(every|within|after|before)\s+\d+\s+(calendar |business |working )?{_DURATION_WORDS}\b",
     re.IGNORECASE)
 _NUMBER_WORD = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|" \
@@ -93,9 +96,16 @@ def english_zipf(word: str) -> float:
 
 
 _REQUEST = re.compile(
-    r"^\W*(?:(?:can|could|would|will) you\s+)?(?:please\s+)?(?:write|draft|compose|create|generate|make)\s+"
+    r"^\W*(?:(?:can|could|would|will) (?:you|u|ya)\s+)?(?:please\s+)?(?:write|draft|compose|create|generate|make)\s+"
     r"(?:me|us|my|our)?\s*(?:a|an|some)\s+(?!(?:claim|referral|request|report|appeal|authorization)\b)",
     re.IGNORECASE)
+
+# a street address or post-office box asked for, and given
+_ADDRESS_ASKED = re.compile(r"\b(street|physical|mailing|postal)\s+address\b|\bwhat(?:'?s| is) the address\b"
+                            r"|\baddress (?:of|for) (?:the |kaiser |kp )", re.IGNORECASE)
+_ADDRESS_GIVEN = re.compile(r"\b\d{2,6}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][A-Za-z]+\s+){1,3}(?:Street|St|Avenue|Ave|Boulevard|"
+                            r"Blvd|Road|Rd|Drive|Dr|Way|Parkway|Pkwy|Lane|Ln|Place|Pl|Court|Ct|Highway|Hwy)\b"
+                            r"|\bP\.?\s?O\.?\s+Box\s+\d+", re.IGNORECASE)
 
 _OFF_TOPIC = re.compile(
     r"\b(weather|forecast)\b"
@@ -109,12 +119,13 @@ _OFF_TOPIC = re.compile(
 class Gap:
     """Why the sources cannot answer: a short label for staff and the words a provider reads."""
 
-    reason: str  # amount | duration | code | place | name | request | off_topic
+    reason: str  # amount | address | duration | code | place | name | request | off_topic
     detail: str
 
     def explain(self) -> str:
         return {
             "amount": "they give no payment amounts or rates for it",
+            "address": "they give no street or mailing address for it",
             "duration": "the passages on this topic give no time limit for it",
             "code": f"no document mentions {self.detail}",
             "place": f"they do not cover {self.detail}",
@@ -163,6 +174,8 @@ class Answerability:
                and not GLOSSARY_SECTION.search(c.section)]
         if _MONEY_ASKED.search(query) and not any(_MONEY_GIVEN.search(c.text) for c in top):
             return Gap("amount", "")
+        if _ADDRESS_ASKED.search(query) and not any(_ADDRESS_GIVEN.search(c.text) for c in top):
+            return Gap("address", "")
         if _DURATION_ASKED.search(query) and not any(_DURATION_GIVEN.search(c.text) for c in top):
             return Gap("duration", "")
         unit = _UNIT_ASKED.search(query)

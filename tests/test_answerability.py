@@ -45,6 +45,10 @@ CHECKS = Answerability("\n".join(c.text for c in (FILING, REFERRAL, DME)))
     ("will the weather be ok for our staff picnic", [FILING], "off_topic"),
     ("does ozempic need a referral?", [REFERRAL], "name"),  # a drug no document and hardly any English names
     ("is availity one of the clearinghouses we can submit claims through?", [FILING], "name"),
+    ("whats the $ cutoff where DME needs prior auth?", [REFERRAL], "amount"),
+    ("what malpractice limits do we need to carry? is 1M/3M enough", [REFERRAL], "amount"),
+    ("what's the street address of the medical center? need it for the transfer", [REFERRAL], "address"),
+    ("can u write a short thank you note to our provider rep", [FILING], "request"),
 ])
 def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidence, reason):
     gap = CHECKS.gap(question, question, evidence)
@@ -56,6 +60,9 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("how long do we have to file a claim?", [REFERRAL, FILING]),  # the time is in the fifth passage or nearer
     ("how much does DME have to cost before it needs an auth?", [DME]),
     ("does E0601 need prior auth?", [DME]),
+    ("whats the $ cutoff where DME needs prior auth?", [DME]),
+    ("what's the mailing address for paper claims?", [_chunk(5, "Mail paper claims to PO Box 370050, Denver.")]),
+    ("can u send the referral to the referral department?", [REFERRAL]),  # a question, not a request
     ("a member from kp colorado is visiting, who gets the claim?", [FILING]),  # a visitor, not Colorado's rules
     ("do oregon members need a referral?", [REFERRAL]),
     ("how much notice do we give before leaving the network?", [REFERRAL]),  # notice is time, not money
