@@ -51,7 +51,8 @@ _MONEY_ASKED = re.compile(
     r"|\bwhat (does|do|will|would) (kp|kaiser|kaiser permanente|you|the plan|medi-?cal)\s+(pay|reimburse)\b"
     r"|\b(payment|reimbursement|fee) (rate|amount)s?\b"
     r"|\$\s*(?=[a-z])"  # "the $ cutoff", "how much $"
-    r"|\b(malpractice|liability|coverage|insurance)\s+(limits?|minimums?)\b",
+    r"|\b(dollars?|\$)\s*(amount\s+)?(cut-?off|threshold|limit)s?\b"
+    r"|\b(malpractice|liability)\s+((insurance|coverage)\s+)?(limits?|minimums?)\b",
     re.IGNORECASE)
 _MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d+(\.\d+)?\s?(%|percent)|\bdollars?\b|\bcents?\b", re.IGNORECASE)
 
@@ -59,7 +60,8 @@ _DURATION_WORDS = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|mos?|y
 _DURATION_ASKED = re.compile(
     r"\bhow (long|soon|fast|quickly|early|often)\b|\bby when\b|\bwithin how\b"
     rf"|\bhow many (\w+ )?{_DURATION_WORDS}\b"
-    r"|(?<!\$ )(?<!\$)\b(time ?limit|time ?frame|deadline|cut-?off|turn-?around|filing limit)\b"  # not "$ cutoff"
+    # "the $ cutoff" and "the dollar cutoff" are amounts, not times
+    r"|(?<!\$ )(?<!\$)(?<!dollar )\b(time ?limit|time ?frame|deadline|cut-?off|turn-?around|filing limit)\b"
     rf"|\b(every|within|after|before)\s+\d+\s+(calendar |business |working )?{_DURATION_WORDS}\b",
     re.IGNORECASE)
 _NUMBER_WORD = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|" \
@@ -100,12 +102,17 @@ _REQUEST = re.compile(
     r"(?:me|us|my|our)?\s*(?:a|an|some)\s+(?!(?:claim|referral|request|report|appeal|authorization)\b)",
     re.IGNORECASE)
 
-# a street address or post-office box asked for, and given
-_ADDRESS_ASKED = re.compile(r"\b(street|physical|mailing|postal)\s+address\b|\bwhat(?:'?s| is) the address\b"
+# a street address or post-office box asked for (not an e-mail or web address, not how to change one), and given
+_ADDRESS_ASKED = re.compile(r"\b(street|physical|mailing|postal)\s+address\b"
+                            r"|\b(what|where)(?:'|’)?s?\s+(is\s+)?the\s+address\b"
                             r"|\baddress (?:of|for) (?:the |kaiser |kp )", re.IGNORECASE)
-_ADDRESS_GIVEN = re.compile(r"\b\d{2,6}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][A-Za-z]+\s+){1,3}(?:Street|St|Avenue|Ave|Boulevard|"
-                            r"Blvd|Road|Rd|Drive|Dr|Way|Parkway|Pkwy|Lane|Ln|Place|Pl|Court|Ct|Highway|Hwy)\b"
-                            r"|\bP\.?\s?O\.?\s+Box\s+\d+", re.IGNORECASE)
+_ADDRESS_NOT_ASKED = re.compile(r"\b(e-?mail|web|website|ip)\s+address"
+                                r"|\baddress (?:of|for) (?:the )?(?:web|portal|site)"
+                                r"|\b(change|changing|changed|update|updating|correct|correcting|new)\b", re.IGNORECASE)
+_ADDRESS_GIVEN = re.compile(r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?(?-i:(?:[A-Z][A-Za-z]+\s+){1,3})(?:Street|St|Avenue|Ave|"
+                            r"Boulevard|Blvd|Road|Rd|Drive|Dr|Way|Parkway|Pkwy|Lane|Ln|Place|Pl|Plaza|Court|Ct|Circle|"
+                            r"Cir|Highway|Hwy|Center|Square)\b"
+                            r"|\b(?:P\.?\s?O\.?|Post Office)\s+Box\s+\d+", re.IGNORECASE)
 
 _OFF_TOPIC = re.compile(
     r"\b(weather|forecast)\b"
@@ -174,7 +181,8 @@ class Answerability:
                and not GLOSSARY_SECTION.search(c.section)]
         if _MONEY_ASKED.search(query) and not any(_MONEY_GIVEN.search(c.text) for c in top):
             return Gap("amount", "")
-        if _ADDRESS_ASKED.search(query) and not any(_ADDRESS_GIVEN.search(c.text) for c in top):
+        asks_address = _ADDRESS_ASKED.search(query) and not _ADDRESS_NOT_ASKED.search(query)
+        if asks_address and not any(_ADDRESS_GIVEN.search(c.text) for c in top):
             return Gap("address", "")
         if _DURATION_ASKED.search(query) and not any(_DURATION_GIVEN.search(c.text) for c in top):
             return Gap("duration", "")

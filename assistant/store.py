@@ -14,6 +14,7 @@ from assistant.schema import Chunk
 from assistant.settings import Settings
 
 _WRITE_BATCH = 1000  # well under Chroma's maximum batch size
+_READ_BATCH = 10_000  # ids per get(): Chroma's SQLite refuses a query with more than 32,766 of them
 
 
 @dataclass(frozen=True)
@@ -71,19 +72,19 @@ class ChunkIndex:
         return list(self._collection.get(include=[])["ids"])
 
     def get(self, ids: Sequence[str]) -> list[Chunk]:
-        if not ids:
-            return []
-        got = self._collection.get(ids=list(ids), include=["documents", "metadatas"])
-        by_id = {
-            cid: Chunk.from_store(cid, doc or "", meta or {})
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        }
+        by_id: dict[str, Chunk] = {}
+        for start in range(0, len(ids), _READ_BATCH):
+            got = self._collection.get(ids=list(ids[start:start + _READ_BATCH]), include=["documents", "metadatas"])
+            by_id.update((cid, Chunk.from_store(cid, doc or "", meta or {}))
+                         for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True))
         return [by_id[i] for i in ids if i in by_id]
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
         """The stored vectors of ``ids``, in that order (a missing id is an error)."""
-        got = self._collection.get(ids=list(ids), include=["embeddings"])
-        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        by_id: dict[str, Any] = {}
+        for start in range(0, len(ids), _READ_BATCH):
+            got = self._collection.get(ids=list(ids[start:start + _READ_BATCH]), include=["embeddings"])
+            by_id.update(zip(got["ids"], got["embeddings"], strict=True))
         return np.asarray([by_id[i] for i in ids], dtype=np.float32).reshape(len(ids), self.dimension or -1)
 
     def query(self, embedding: Sequence[float] | np.ndarray, k: int,

@@ -63,6 +63,12 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("whats the $ cutoff where DME needs prior auth?", [DME]),
     ("what's the mailing address for paper claims?", [_chunk(5, "Mail paper claims to PO Box 370050, Denver.")]),
     ("can u send the referral to the referral department?", [REFERRAL]),  # a question, not a request
+    ("what's the dollar cutoff where DME needs prior auth?", [DME]),
+    ("what's the street address for the referral department?", [_chunk(6, "Referral Department, 1 Kaiser Plaza.")]),
+    # an e-mail or web address, or how to change one, is not a street address asked for
+    ("what is the email address for the referral department?", [REFERRAL]),
+    ("how do I update our mailing address with kp?", [REFERRAL]),
+    ("are there coverage limits on referral visits?", [REFERRAL]),  # a benefit limit, not an amount of money
     ("a member from kp colorado is visiting, who gets the claim?", [FILING]),  # a visitor, not Colorado's rules
     ("do oregon members need a referral?", [REFERRAL]),
     ("how much notice do we give before leaving the network?", [REFERRAL]),  # notice is time, not money

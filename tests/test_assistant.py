@@ -311,6 +311,10 @@ def test_with_no_region_named_the_answers_region_chooses_the_desk(assistant):
     assert contacts[0]["phone"] == "503-555-0130" and contacts[0]["region"] == "Northwest", contacts
 
 
+def _no_approximate_search(*args, **kwargs):
+    raise AssertionError("the exact dense search asked Chroma")
+
+
 def test_dense_search_is_exact_and_reports_the_models_own_cosine(assistant, real_embedder, monkeypatch):
     """Up to ``EXACT_LIMIT`` chunks the dense candidates are the nearest stored vectors, exactly: Chroma's
     approximate answer for one vector differed between processes, so one question ranked differently from
@@ -318,7 +322,9 @@ def test_dense_search_is_exact_and_reports_the_models_own_cosine(assistant, real
     retriever = assistant.retriever
     assert retriever.exact and retriever.adapter is not None
     vector = np.asarray(real_embedder.embed_query("how long do we keep medical records?"), dtype=np.float32)
-    ids, cosine = retriever._dense(vector)
+    with monkeypatch.context() as patched:
+        patched.setattr(assistant.snapshot.index, "query", _no_approximate_search)
+        ids, cosine = retriever._dense(vector)
     stored = unit_rows(assistant.snapshot.index.vectors([c.chunk_id for c in retriever.chunks]))
     nearest = np.argsort(-(stored @ retriever.adapter.apply(vector)), kind="stable")[: retriever.candidates]
     assert ids == [retriever.chunks[i].chunk_id for i in nearest]
@@ -336,3 +342,7 @@ def test_an_abbreviation_that_is_an_everyday_word_is_expanded_only_in_capitals()
     assert "world health organization" not in vocabulary.expand("who do i tell about fraud?")
     assert "world health organization" in vocabulary.expand("what does WHO recommend?")
     assert "special investigations unit" in vocabulary.expand("siu phone number?")
+    # not only stopwords: an everyday word (Zipf frequency 4.5 or more) too
+    capped = Vocabulary.learn(["A Corrective Action Process (CAP) follows an audit."])
+    assert "corrective action process" not in capped.expand("is there a cap on visits?")
+    assert "corrective action process" in capped.expand("what is a CAP?")

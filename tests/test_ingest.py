@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, CountingEmbedder
 
+from assistant import store
 from assistant.catalog import Catalog
 from assistant.errors import IndexModelMismatch
 from assistant.settings import Settings
@@ -85,6 +86,20 @@ def test_dense_search_finds_the_right_passage(tmp_path, settings, embedder, pdf_
     _, index = _index(settings)
     hits = index.query(embedder.embed_query("how long do I have to appeal a payment?"), k=3)
     assert "180 days" in hits[0].chunk.text
+
+
+def test_chunks_and_vectors_are_read_in_batches_in_the_order_asked(tmp_path, settings, embedder, pdf_maker,
+                                                                     monkeypatch):
+    """Chroma's SQLite refuses a lookup of more than 32,766 ids at once, so reads go in batches; each batch
+    must come back in the caller's order, whatever order Chroma answers in."""
+    Ingestor(settings, embedder, progress=False).run([_corpus(tmp_path, pdf_maker)])
+    _, index = _index(settings)
+    ids = sorted(index.ids(), reverse=True)
+    whole = index.vectors(ids)
+    monkeypatch.setattr(store, "_READ_BATCH", 3)
+    assert len(ids) > 3  # more than one batch
+    assert [c.chunk_id for c in index.get(ids)] == ids
+    assert (index.vectors(ids) == whole).all()
 
 
 def test_reingest_skips_unchanged_replaces_changed_and_removes_deleted(tmp_path, settings, embedder, pdf_maker):
