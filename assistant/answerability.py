@@ -28,7 +28,7 @@ from assistant.lexical import STOPWORDS
 from assistant.lexicon import LAY_TERMS
 from assistant.retrieval import GLOSSARY_SECTION, region_of
 from assistant.schema import Chunk
-from assistant.vocabulary import Vocabulary
+from assistant.vocabulary import Vocabulary, english_zipf
 
 US_STATES = (
     "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut", "delaware", "florida",
@@ -88,13 +88,6 @@ RARE_IN_ENGLISH = 1.0
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 _TITLE_BEFORE = re.compile(r"\b(?:dr|mr|mrs|ms|miss|mx|nurse|doctor)\.?\s+$", re.IGNORECASE)
 _SUFFIXES = ("'s", "s", "es", "ed", "d", "ing")
-
-
-def english_zipf(word: str) -> float:
-    """How common a word is in general English (0 for unknown), from the wordfreq package's word lists."""
-    from wordfreq import zipf_frequency
-
-    return float(zipf_frequency(word, "en"))
 
 
 _REQUEST = re.compile(

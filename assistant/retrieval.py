@@ -183,14 +183,17 @@ class HybridRetriever:
         if self.exact:
             if not self.chunks:
                 return [], {}
-            order = np.argsort(-(self._unit_vectors @ search), kind="stable")[: self.candidates]
-            ids = [self.chunks[i].chunk_id for i in order]
+            similarity = self._unit_vectors @ search
+            order = np.argsort(-similarity, kind="stable")[: self.candidates]
         else:
             found = [h for h in self.snapshot.index.query(search, self.candidates) if h.chunk.chunk_id in self.position]
-            ids = [h.chunk.chunk_id for h in found]
             if self._unit_vectors.size == 0:  # a large index without an adapter: Chroma's own cosine
-                return ids, {h.chunk.chunk_id: h.score for h in found}
-        return ids, {cid: float(self._unit_vectors[self.position[cid]] @ unit) for cid in ids}
+                return [h.chunk.chunk_id for h in found], {h.chunk.chunk_id: h.score for h in found}
+            order = np.asarray([self.position[h.chunk.chunk_id] for h in found], dtype=np.int64)
+        # without an adapter the exact search already computed the model's cosine
+        cosine = similarity[order] if self.exact and self.adapter is None else self._unit_vectors[order] @ unit
+        ids = [self.chunks[i].chunk_id for i in order]
+        return ids, {cid: float(c) for cid, c in zip(ids, cosine, strict=True)}
 
     def _with_feedback(self, query: str, dense_rank: dict[str, int], lexical_scores: np.ndarray) -> np.ndarray:
         """Pseudo-relevance feedback: the rare words shared by the passages both rankings put on top are

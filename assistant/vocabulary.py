@@ -20,16 +20,17 @@ _WORD = re.compile(r"[a-z][a-z0-9']+")
 _EVERYDAY = 4.4  # Zipf frequency in English: "who" 6.3, "yes" 5.5, "cap" 4.5; "tin" 4.0, "cob" 3.0, "snf" 2.4
 
 
+def english_zipf(word: str) -> float:
+    """How common a word is in general English (0 for unknown), from the wordfreq package's word lists."""
+    from wordfreq import zipf_frequency
+
+    return float(zipf_frequency(word, "en"))
+
+
 def english_word(token: str) -> bool:
     """Whether a lower-case token is an everyday English word: a stopword ("it", "us", "who"), or three letters
     or more and common in English."""
-    if token in STOPWORDS:
-        return True
-    if len(token) < 3:
-        return False
-    from wordfreq import zipf_frequency
-
-    return float(zipf_frequency(token, "en")) >= _EVERYDAY
+    return token in STOPWORDS or (len(token) >= 3 and english_zipf(token) >= _EVERYDAY)
 
 
 def initials_match(words: list[str], abbr: str) -> bool:

@@ -21,7 +21,7 @@ from assistant.adapter import unit_rows
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.index import IndexSnapshot
 from assistant.llm import ChatModelWriter, Source, grounding_problems
-from assistant.retrieval import related_sections
+from assistant.retrieval import HybridRetriever, related_sections
 from assistant.safety import find_phi, screen
 from assistant.service import Assistant
 from assistant.vocabulary import Vocabulary
@@ -333,6 +333,12 @@ def test_dense_search_is_exact_and_reports_the_models_own_cosine(assistant, real
     monkeypatch.setattr(retriever, "exact", False)
     approximate, _ = retriever._dense(vector)
     assert approximate[:5] == ids[:5]
+    # without an adapter the exact ranking is by the model's own cosine, as Chroma reports it
+    plain = HybridRetriever(assistant.snapshot, real_embedder, assistant.vocabulary)
+    plain_ids, plain_cosine = plain._dense(vector)
+    by_chroma = {h.chunk.chunk_id: h.score for h in assistant.snapshot.index.query(vector, 5)}
+    assert plain_ids[:5] == list(by_chroma)
+    assert all(plain_cosine[cid] == pytest.approx(score, abs=1e-5) for cid, score in by_chroma.items())
 
 
 def test_an_abbreviation_that_is_an_everyday_word_is_expanded_only_in_capitals():
