@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 from assistant.lexical import STOPWORDS
 from assistant.lexicon import LAY_TERMS
-from assistant.retrieval import GLOSSARY_SECTION, region_of
+from assistant.retrieval import GLOSSARY_SECTION, REGIONS, domain_tokens, region_of
 from assistant.schema import Chunk
+from assistant.sentences import quotable_sentences
 from assistant.vocabulary import Vocabulary, english_zipf
 
 US_STATES = (
@@ -74,8 +75,13 @@ _DURATION_GIVEN = re.compile(
     re.IGNORECASE)
 
 # "how many hours" is answered by a number of hours, not by "within 30 days"
-_UNIT_ASKED = re.compile(r"\bhow many (?:\w+ )?(minute|min|hour|hr|day|week|wk|month|mo|year|yr)s?\b", re.IGNORECASE)
+_UNIT_ASKED = re.compile(r"\bhow many (?:(\w+) )?(minute|min|hour|hr|day|week|wk|month|mo|year|yr)s?\b", re.IGNORECASE)
 _UNIT_NAMES = {"min": "minute", "hr": "hour", "wk": "week", "mo": "month", "yr": "year"}
+# Words that say how a question asks ("how many days do we have"), not what it is about.
+_FRAME_WORDS = frozenset(domain_tokens(
+    "many much long need needs get gets take takes have has every each per within time limit days hours minutes "
+    "weeks months years mins hrs wks mos yrs day hour minute week month year min hr wk mo yr calendar business "
+    "working more total extra additional full"))
 _UNIT_GIVEN = {unit: re.compile(rf"\b{_NUMBER_WORD}[- ]?(\(\d+\)\s*)?(calendar |business |working |full )?{unit}s?\b",
                                 re.IGNORECASE)
                for unit in ("minute", "hour", "day", "week", "month", "year")}
@@ -126,7 +132,8 @@ class Gap:
         return {
             "amount": "they give no payment amounts or rates for it",
             "address": "they give no street or mailing address for it",
-            "duration": "the passages on this topic give no time limit for it",
+            "duration": (f"the passages on this topic give no number of {self.detail}s for it" if self.detail
+                         else "the passages on this topic give no time limit for it"),
             "code": f"no document mentions {self.detail}",
             "place": f"they do not cover {self.detail}",
             "name": f"no document mentions \u201c{self.detail}\u201d",
@@ -139,8 +146,10 @@ class Answerability:
     """Checks of a question against the whole corpus and against its top passages."""
 
     def __init__(self, corpus_text: str, evidence_depth: int = 5, *, vocabulary: Vocabulary | None = None,
-                 zipf: Callable[[str], float] = english_zipf) -> None:
+                 zipf: Callable[[str], float] = english_zipf, common: frozenset[str] = frozenset()) -> None:
         self.corpus_lower = corpus_text.lower()
+        # tokens so common in the corpus ("kp", "member", "provider") that they say nothing of a question's topic
+        self.common = common
         # the corpus's words and its spelling correction: the assistant's, or learned from the text
         self.vocabulary = vocabulary or Vocabulary.learn([corpus_text])
         self._sorted_words = sorted(self.vocabulary.words)  # for prefixes: "elig" of "eligibility"
@@ -181,10 +190,43 @@ class Answerability:
             return Gap("duration", "")
         unit = _UNIT_ASKED.search(query)
         if unit:
-            asked = _UNIT_NAMES.get(unit.group(1).lower(), unit.group(1).lower())
+            asked = _UNIT_NAMES.get(unit.group(2).lower(), unit.group(2).lower())
             if not any(_UNIT_GIVEN[asked].search(c.text) for c in top):
                 return Gap("duration", asked)
+        own_unit = _UNIT_ASKED.search(question)
+        if own_unit:
+            # "how many SNF days per year": a number of days printed somewhere in the passages is not enough;
+            # a sentence giving one must be about something the question names
+            asked = _UNIT_NAMES.get(own_unit.group(2).lower(), own_unit.group(2).lower())
+            # a word on the unit ("SNF days", "CME hours") names exactly what is counted
+            if not self.stated_about(own_unit.group(1) or question, _UNIT_GIVEN[asked], top, fallback=question):
+                return Gap("duration", asked)
         return None
+
+    def focus(self, question: str) -> set[str]:
+        """What a question is about, as tokens: its words, their spellings corrected, abbreviations spelled out
+        and lay words in the manual's terms; without the words of its frame ("how many days"), of a region
+        ("Medi-Cal", "Oregon") and those most passages use."""
+        words = self.vocabulary.expand(question, phrases=False)
+        region_words = {t for pattern in REGIONS.values() for m in pattern.finditer(words)
+                        for t in domain_tokens(m.group())}
+        return {t for t in domain_tokens(words) if len(t) > 2 and t not in STOPWORDS and t not in _FRAME_WORDS
+                and t not in self.common and t not in region_words}
+
+    def stated_about(self, question: str, given: re.Pattern[str], evidence: Sequence[Chunk],
+                     fallback: str = "") -> bool:
+        """Whether a sentence of the evidence matches ``given`` and shares a focus word of ``question`` (in the
+        sentence or in the headings above it); ``fallback`` is looked for when ``question`` has no focus. True
+        when neither names anything to look for."""
+        focus = self.focus(question) or (self.focus(fallback) if fallback else set())
+        if not focus:
+            return True
+        for chunk in evidence:
+            headings = set(domain_tokens(" ".join(chunk.heading_path)))
+            for sentence in quotable_sentences(chunk.text):
+                if given.search(sentence) and _shares(focus, headings | set(domain_tokens(sentence))):
+                    return True
+        return False
 
     def unknown_name(self, question: str) -> str | None:
         """The first word of the question that no document uses and English hardly knows, if any."""
@@ -215,6 +257,15 @@ class Answerability:
 
     def _common(self, part: str) -> bool:
         return any(v in self.vocabulary.words for v in _variants(part)) or self.zipf(part) >= 3.0
+
+
+def _shares(focus: set[str], tokens: set[str]) -> bool:
+    """A token in common, counting two of five letters or more where one begins the other ("refugee" and
+    "refuge", the light stemmer's form of "refugees")."""
+    if focus & tokens:
+        return True
+    long_focus = [f for f in focus if len(f) >= 5]
+    return any(len(t) >= 5 and (t.startswith(f) or f.startswith(t)) for t in tokens for f in long_focus)
 
 
 def _person_name(question: str, words: Sequence[re.Match[str]], i: int) -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
-    ("medicaid and medi-cal programs", re.compile(r"medicaid|medi-?cal|\becm\b|community supports|epsdt|"
-                                                  r"all plan letter|\bapl\b|cultural competency|justice", re.I)),
+    ("medicaid and medi-cal programs", re.compile(r"medicaid|medi[-\s]cal|(?-i:MediCal)|\becm\b|community supports|"
+                                                  r"epsdt|all plan letter|\bapl\b|cultural competency|justice", re.I)),
     ("utilization management", re.compile(r"utilization|authori[sz]ation|referral|admission notification|"
                                           r"timely notification", re.I)),
     ("eligibility", re.compile(r"eligibility|benefits determination", re.I)),

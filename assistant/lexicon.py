@@ -38,6 +38,7 @@ LAY_TERMS: dict[str, str] = {
     "hospice": "hospice", "admit": "admission", "admitted": "admission", "discharge": "discharge",
     "weekend": "weekend holiday", "holiday": "holiday weekend", "days": "days", "urgent": "expedited",
     "send": "submit e-mail", "turn": "submit return", "rush": "expedited", "asap": "expedited", "stat": "expedited",
+    "pre": "prior", "hang": "keep retention",  # "pre-approval", "hang on to"
 }
 # Phrases whose meaning no single word carries ("how long do I have to ..." asks for a time limit).
 LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
@@ -49,9 +50,11 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 
 
-def lay_expansion(query: str) -> str:
-    """The manual's words for the lay words and shorthand in a query (empty when there are none)."""
+def lay_expansion(query: str, *, phrases: bool = True) -> str:
+    """The manual's words for the lay words and shorthand in a query (empty when there are none); without
+    ``phrases``, only those for single words (what the question is about, not the kind of answer it wants)."""
     extra = [LAY_TERMS[w.lower()] for w in _WORD.findall(query) if w.lower() in LAY_TERMS
              and LAY_TERMS[w.lower()] != w.lower()]
-    extra += [words for pattern, words in LAY_PHRASES if pattern.search(query)]
+    if phrases:
+        extra += [words for pattern, words in LAY_PHRASES if pattern.search(query)]
     return " ".join(dict.fromkeys(extra))

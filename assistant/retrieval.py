@@ -40,10 +40,11 @@ def wants_old_edition(question: str, context: str = "") -> bool:
 
 
 REGIONS = {
-    "California": re.compile(r"\b(medi-?\s?cal|california|calif|dhcs|apl|ecm|chw|jil|justice[- ]involved|"
-                             r"community supports|epsdt|prop(osition)? 56|\bca\b)", re.IGNORECASE),
+    # "Medi-Cal", "medi cal" or "MediCal", never the word "medical"
+    "California": re.compile(r"\b(medi[-\s]cal|(?-i:MediCal)|california|calif|dhcs|apls?|ecm|chw|jil|"
+                             r"justice[- ]involved|community supports|epsdt|prop(osition)? 56|ca)\b", re.IGNORECASE),
     "Northwest": re.compile(r"\b(oregon|washington|northwest|portland|vancouver|ohp|apple health|"
-                            r"oregon health plan|\bnw\b)", re.IGNORECASE),
+                            r"oregon health plan|nw)\b", re.IGNORECASE),
 }
 
 
@@ -224,6 +225,11 @@ class HybridRetriever:
         if near and any(related_sections(chunk.doc_id, chunk.section, d, s) for d, s in near):
             factor *= SECTION_BOOST
         return factor
+
+    def common_tokens(self, share: float) -> frozenset[str]:
+        """The tokens found in more than ``share`` of the chunks."""
+        n = max(1, len(self.chunks))
+        return frozenset(t for t, v in self.idf.items() if n / math.expm1(v) > share * n)
 
     def coverage(self, query: str, hits: Sequence[Hit]) -> float:
         """How much of the query (weighted by rarity) the top hits contain: low for questions the corpus

@@ -38,6 +38,7 @@ _CONTINUES = re.compile(r"^\s*(and|also|or|but|so|what about|how about|what if|s
 # How much a follow-up's own words count beside the carried topic. Their question frame ("how long does it
 # take", "how much notice") alone matches whatever section is about deadlines; the topic must lead.
 ALONE_WEIGHT = 0.25
+COMMON_SHARE = 0.3  # a token in more than this share of chunks says nothing of what a question is about
 ABSTAIN_TEXT = "The provider manual and program pages I have do not cover this question{}, so I can't answer it."
 
 
@@ -125,7 +126,8 @@ class Assistant:
         self.writer = writer
         self.approved = approved
         self.all_text = "\n".join(c.text for c in snapshot.chunks.values())
-        self.answerability = Answerability(self.all_text, vocabulary=self.vocabulary)
+        self.answerability = Answerability(self.all_text, vocabulary=self.vocabulary,
+                                           common=self.retriever.common_tokens(COMMON_SHARE))
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None,

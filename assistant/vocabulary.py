@@ -86,8 +86,9 @@ class Vocabulary:
             self._corrections[word] = close[0] if close else None
         return self._corrections[word] or word
 
-    def expand(self, query: str) -> str:
-        """The query with misspellings corrected, abbreviations spelled out and expansions abbreviated."""
+    def expand(self, query: str, *, phrases: bool = True) -> str:
+        """The query with misspellings corrected, abbreviations spelled out and expansions abbreviated
+        (``phrases``: with the words of lay phrases such as "how long", see ``lay_expansion``)."""
         lowered = query.lower()
         tokens = _WORD.findall(lowered) + re.findall(r"\b[a-z]{2,3}\b", lowered)
         extra: list[str] = []
@@ -100,7 +101,7 @@ class Vocabulary:
         for abbr, expansions in self.abbreviations.items():
             if any(e in lowered for e in expansions) and abbr not in tokens:
                 extra.append(abbr)
-        lay = lay_expansion(query)
+        lay = lay_expansion(query, phrases=phrases)
         if lay:
             extra.append(lay)
         return query if not extra else f"{query} ({' '.join(extra)})"

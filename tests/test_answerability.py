@@ -27,7 +27,14 @@ REFERRAL = _chunk(2, "A referral names the specialist and the services approved.
 DME = _chunk(3, "Durable medical equipment over $500 needs prior authorization (HCPCS E0601 included).")
 GLOSSARY = replace(_chunk(4, "Timely filing -- the period within which a claim must be received, for example "
                             "365 days."), section="13.11 Terms T to U")
-CHECKS = Answerability("\n".join(c.text for c in (FILING, REFERRAL, DME)))
+SNF = _chunk(7, "SNF coverage depends on the member's benefits; many plans limit covered SNF days. Claims for any "
+                "stay are due within 365 days.")
+ADMISSION = _chunk(8, "Physicians must notify the admission line within 24 hours of an admission.")
+RECRED = replace(_chunk(9, "Every practitioner is reviewed again at least every 36 months."),
+                 heading_path=("Credentialing", "Recredentialing"))
+REFUGEE = _chunk(10, "Refugees get up to eight months of medical assistance.")
+CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
+                                 for c in (FILING, REFERRAL, DME, SNF, ADMISSION, RECRED, REFUGEE)))
 
 
 @pytest.mark.parametrize(("question", "evidence", "reason"), [
@@ -49,6 +56,9 @@ CHECKS = Answerability("\n".join(c.text for c in (FILING, REFERRAL, DME)))
     ("what malpractice limits do we need to carry? is 1M/3M enough", [REFERRAL], "amount"),
     ("what's the street address of the medical center? need it for the transfer", [REFERRAL], "address"),
     ("can u write a short thank you note to our provider rep", [FILING], "request"),
+    # a number of days is printed, but not of what is asked about
+    ("how many SNF days per year do commercial plans cover?", [SNF], "duration"),
+    ("how many CME hours a year do our physicians need?", [ADMISSION], "duration"),  # hours, of an admission
 ])
 def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidence, reason):
     gap = CHECKS.gap(question, question, evidence)
@@ -81,9 +91,21 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("is the NUCC form the claim form, and who do i send the referral to?", [REFERRAL]),
     ("Dr. Qorvanek wants to send a referral, who do i send it to?", [REFERRAL]),
     ("our doc Tamsin Zelvick needs a referral sent, who gets it?", [REFERRAL]),
+    # a number of the unit asked, in a sentence (or under a heading) about what the question names
+    ("how many days do we have to file a claim?", [SNF, FILING]),
+    ("how many months between recredentialing reviews?", [RECRED]),  # the heading says what is counted
+    ("how many months of assistance can a refugee get?", [REFUGEE]),  # "refugee" and "refugees"
+    ("how many calendar days do we have to file claims?", [FILING]),  # "calendar" is part of the unit
+    ("how many days?", [FILING]),  # nothing named to look for: a number of days is enough
 ])
 def test_a_question_its_sources_can_answer_has_no_gap(question, evidence):
     assert CHECKS.gap(question, question, evidence) is None
+
+
+def test_a_questions_focus_leaves_out_its_frame_its_region_and_the_corpus_commonest_words():
+    checks = Answerability(FILING.text, common=frozenset({"kp", "kaiser", "permanente", "member"}))
+    assert checks.focus("how many SNF days per yr do kp medi-cal members get") == {"snf", "skill", "nurs", "facility"}
+    assert checks.focus("how long do we have to hang on to charts?") >= {"keep", "medical", "record"}  # lay words
 
 
 def test_a_follow_up_is_checked_with_the_earlier_turns_question():
@@ -122,6 +144,9 @@ def assistant(corpus_index, real_embedder, tmp_path_factory) -> Assistant:
     # late claims: the manual covers timely filing, not interest on late payments
     ("how long do i have to file a claim?", "how much interest does kp owe us when a clean claim is paid late?",
      "Northwest", "amount"),
+    # days printed in the skilled nursing section are notification times, not a number of covered days
+    ("how many days do we have to get an initial claim in?", "how many SNF days per yr do kp commercial plans cover",
+     "Northwest", "duration"),
     # the prior authorization list names services, never this drug
     ("do imaging studies need prior auth?", "does ozempic need prior auth for kp members?", "Northwest", "name"),
 ])

@@ -18,10 +18,11 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from assistant.adapter import unit_rows
+from assistant.category import categorize
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.index import IndexSnapshot
 from assistant.llm import ChatModelWriter, Source, grounding_problems
-from assistant.retrieval import HybridRetriever, related_sections
+from assistant.retrieval import HybridRetriever, detect_region, related_sections
 from assistant.safety import find_phi, screen
 from assistant.service import Assistant
 from assistant.vocabulary import Vocabulary
@@ -147,6 +148,22 @@ def test_region_named_in_the_question_prefers_that_regions_documents(assistant):
     answer = assistant.ask("medi-cal member has other coverage, who do we bill first?")
     assert answer["region"] == "California"
     assert answer["citations"][0]["doc_id"].startswith("ca-")
+
+
+@pytest.mark.parametrize(("text", "region"), [
+    ("medi-cal member has other coverage", "California"), ("Medi Cal pt", "California"), ("MediCal", "California"),
+    ("do CA APLs apply?", "California"), ("our kp nw members", "Northwest"), ("oregon's rules", "Northwest"),
+    # "medical" is not Medi-Cal, nor "ecmo" ECM, nor "Jill" the Justice Involved Liaison
+    ("how long do we keep medical records?", None), ("Medical director", None), ("pt on ecmo", None),
+    ("Jill in billing asked", None), ("medical records for an oregon member", "Northwest"),
+])
+def test_a_region_is_named_by_whole_words(text, region):
+    assert detect_region(text) == region
+
+
+def test_a_category_is_named_by_whole_words():
+    assert categorize("Provider Manual", "7.7.2 Medical Record Audits") != "medicaid and medi-cal programs"
+    assert categorize("Medi-Cal provider portal", "Welcome") == "medicaid and medi-cal programs"
 
 
 def test_llm_writer_is_used_when_grounded_and_rejected_when_not(assistant):
