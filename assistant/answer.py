@@ -10,14 +10,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.answerability import DURATION_GIVEN
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.lexical import STOPWORDS
 from assistant.retrieval import Hit, domain_tokens
 from assistant.schema import Chunk
 from assistant.sentences import SentenceVectors, quotable_sentences
 
-_TIME = re.compile(r"\b\d+\s*(?:calendar\s+|business\s+|working\s+)?(?:days?|hours?|months?|years?|weeks?)\b|"
-                   r"\bwithin\b|\bimmediately\b|\bnext business day\b", re.IGNORECASE)
+# a time in a sentence, numbers spelled out too ("at least three business days before")
+_TIME = re.compile(DURATION_GIVEN.pattern + r"|\bwithin\b|\bnext business day\b", re.IGNORECASE)
 _ACTION = re.compile(r"^(?:call|send|submit|e-?mail|fax|mail|notify|report|contact|complete|return|sign|include|"
                      r"use|file|request|verify|attach|obtain|keep|ask|refer|tell|write|give|log in|sign in|go to)\b|"
                      r"\b(?:must|should|need to|are required to|is required to)\b", re.IGNORECASE)

@@ -67,7 +67,7 @@ _DURATION_ASKED = re.compile(
     re.IGNORECASE)
 _NUMBER_WORD = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|" \
                r"thirty|forty[- ]five|sixty|ninety|a|an)"
-_DURATION_GIVEN = re.compile(
+DURATION_GIVEN = re.compile(  # a time stated: "within 30 days", "three business days", "annually"
     rf"\b{_NUMBER_WORD}[- ]?(\(\d+\)\s*)?(calendar |business |working |full )?"
     r"(minutes?|hours?|days?|weeks?|months?|years?)\b"
     r"|\b(immediately|same[- ]day|next (business |working )?day|annual(ly)?|yearly|quarterly|monthly|weekly|daily|"
@@ -186,7 +186,7 @@ class Answerability:
         asks_address = _ADDRESS_ASKED.search(query) and not _ADDRESS_NOT_ASKED.search(query)
         if asks_address and not any(_ADDRESS_GIVEN.search(c.text) for c in top):
             return Gap("address", "")
-        if _DURATION_ASKED.search(query) and not any(_DURATION_GIVEN.search(c.text) for c in top):
+        if _DURATION_ASKED.search(query) and not any(DURATION_GIVEN.search(c.text) for c in top):
             return Gap("duration", "")
         unit = _UNIT_ASKED.search(query)
         if unit:

@@ -86,3 +86,18 @@ def test_a_heading_caught_in_a_passage_is_never_quoted_as_an_answer():
     assert quoted[0].startswith("Providers must complete FWA training")
     assert "9.4.1 Compliance and FWA Training" not in quoted and "Split Claims" not in quoted
     assert "Corrected or replacement claim 180 days" in quoted and "Send Claims Here." in quoted
+
+
+def test_a_time_question_prefers_a_sentence_stating_a_time_even_spelled_out():
+    from assistant.answer import Sentence, score_sentence
+    from assistant.schema import Chunk
+
+    chunk = Chunk(chunk_id="c1", doc_id="doc", doc_title="Manual", text="", embed_text="", source_path="m.pdf",
+                  url=None, section="6.8 Interpreters", heading_path=("Interpreters",), sections=("6.8",), page=1,
+                  page_end=1, printed_page="1", region=None, edition=None, status="current", doc_hash="h",
+                  chunk_hash="h1", n=0, token_count=40)
+    words = {"interpreter": 1.0}
+    spelled = Sentence("Book an interpreter at least three business days before the visit.", chunk, 0, 0)
+    none = Sentence("Book an interpreter by calling Interpreter Services for the visit.", chunk, 0, 0)
+    question = "how long before the visit do we book an interpreter?"
+    assert score_sentence(spelled, words, question, urgent=False) > score_sentence(none, words, question, urgent=False)
