@@ -296,7 +296,7 @@ class ContactRouter:
     def carry(self, question: str, previous: Sequence[dict[str, Any]]) -> Routed | None:
         """For a follow-up that asks for "their" phone, e-mail or fax: the earlier answer's first
         department, with the kind of contact asked for when the directory has it."""
-        kind = _asked_kind(question)
+        kind = asked_kind(question)
         if kind is None or not previous:
             return None
         before = previous[0]
@@ -305,6 +305,7 @@ class ContactRouter:
         mine = [p for p in self.profiles if p.contact.value.lower() in values and not self._superseded(p.contact)]
         if not mine:
             return None
+        mine.sort(key=lambda p: p.contact.chunk_id != before.get("source_chunk_id"))  # where the answer found it
         rows = {(p.contact.chunk_id, p.department) for p in mine}
         words = set(re.findall(r"[a-z]{4,}", department.lower()))
         family = [p for p in self.profiles if not self._superseded(p.contact) and (
@@ -328,7 +329,7 @@ class ContactRouter:
                       source_chunk_id=c.chunk_id, doc_id=c.doc_id, score=score)
 
 
-def _asked_kind(question: str) -> str | None:
+def asked_kind(question: str) -> str | None:
     """Which kind of contact a short follow-up asks for, if any."""
     q = question.lower()
     if re.search(r"\bfax", q):

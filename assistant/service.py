@@ -23,10 +23,10 @@ from assistant.lexical import STOPWORDS, plain_tokens
 from assistant.lexicon import LAY_TERMS
 from assistant.llm import AnswerWriter, Source, grounding_problems
 from assistant.retrieval import HybridRetriever, Retrieval, detect_region, wants_old_edition
-from assistant.routing import ContactRouter, Routed, verify_contacts
+from assistant.routing import ContactRouter, Routed, asked_kind, verify_contacts
 from assistant.safety import screen
 from assistant.schema import Chunk
-from assistant.sentences import sentence_vectors
+from assistant.sentences import quotable_sentences, sentence_vectors
 from assistant.settings import Settings
 from assistant.vocabulary import Vocabulary
 
@@ -39,6 +39,7 @@ _CONTINUES = re.compile(r"^\s*(and|also|or|but|so|what about|how about|what if|s
 # take", "how much notice") alone matches whatever section is about deadlines; the topic must lead.
 ALONE_WEIGHT = 0.25
 COMMON_SHARE = 0.3  # a token in more than this share of chunks says nothing of what a question is about
+MAX_CONTACT_QUOTE = 300  # characters
 ABSTAIN_TEXT = "The provider manual and program pages I have do not cover this question{}, so I can't answer it."
 
 
@@ -242,26 +243,23 @@ class Assistant:
                     "abstain_reason": prepared.gap.reason if prepared.gap else "low_confidence"}
         assert prepared.retrieval is not None
         hits = prepared.retrieval.hits
+        carried = self.router.carry(prepared.question, prepared.previous_contacts)
+        kind = asked_kind(prepared.question)
+        if carried and kind and not getattr(carried, kind) and prepared.follow_up \
+                and asks_only_for_contact(prepared.question):
+            # "what's their phone number?" of a desk the sources give only an e-mail for: searching for
+            # "phone number" would quote any sentence with one; say what there is instead
+            contact = self._contact_answer(base, prepared, carried, kind)
+            if contact is not None:
+                return contact
         picked = order_for_reading(pick_sentences(hits, prepared.question, prepared.retrieval.query,
                                                   self.retriever.idf, urgent=prepared.urgent,
                                                   vectors=self.sentence_vectors,
                                                   question_vector=prepared.question_vector))
-        citations: list[dict[str, Any]] = []
-        numbers: dict[str, int] = {}
-        sentences: list[str] = []
-        for p in picked:
-            chunk = p.sentence.chunk
-            if chunk.chunk_id not in numbers:
-                numbers[chunk.chunk_id] = len(numbers) + 1
-                citations.append(citation(numbers[chunk.chunk_id], chunk, []))
-            citations[numbers[chunk.chunk_id] - 1]["quote"].append(p.sentence.text)
-            sentences.append(f"{p.sentence.text} [{numbers[chunk.chunk_id]}]")
-        for c in citations:
-            c["quote"] = " … ".join(c["quote"])  # the sentences relied on, each verbatim
+        citations, sentences = cite([(p.sentence.chunk, p.sentence.text) for p in picked])
         routed = self.router.route(prepared.question, prepared.retrieval.query, hits, prepared.region,
                                    superseded=hits[0].chunk.status == "superseded",
                                    previous=prepared.previous_contacts)
-        carried = self.router.carry(prepared.question, prepared.previous_contacts)
         if carried:  # "what's their email?": the department of the earlier answer, the kind asked for
             routed = [carried, *[r for r in routed if r.department != carried.department]][:2]
         routed = verify_contacts(routed, self.snapshot)
@@ -272,6 +270,26 @@ class Assistant:
             intro += f"From the superseded {top.edition or 'earlier'} edition ({top.doc_title}): "
         return {**base, "answer": intro + text, "citations": citations, "contacts": [r.to_dict() for r in routed],
                 "abstained": False, "category": categorize(top.doc_title, top.section)}
+
+    def _contact_answer(self, base: dict[str, Any], prepared: Prepared, carried: Routed,
+                        kind: str) -> dict[str, Any] | None:
+        """A follow-up asking for a ``kind`` of contact (phone, e-mail, fax) the department named before does
+        not have: says so, and quotes the contacts it has from the passage that prints them. None when that
+        passage has no short sentence to quote (the caller answers from retrieval instead)."""
+        routed = verify_contacts([carried], self.snapshot)
+        chunk = self.snapshot.chunks.get(carried.source_chunk_id)
+        if not routed or chunk is None:
+            return None
+        values = [v for v in (carried.phone, carried.email, carried.fax) if v]
+        quoted = [s for s in quotable_sentences(chunk.text) if any(v in s for v in values)
+                  and len(s) <= MAX_CONTACT_QUOTE][:2]  # a whole flattened contact table is no answer
+        if not quoted:
+            return None
+        citations, sentences = cite([(chunk, s) for s in quoted])
+        missing = f"The sources give no {_KIND_NAMES[kind]} for {carried.department}. "
+        text = self._verified(missing + self._write(prepared, sentences, citations, routed))
+        return {**base, "answer": text, "citations": citations, "contacts": [r.to_dict() for r in routed],
+                "abstained": False, "category": categorize(chunk.doc_title, chunk.section)}
 
     def _verified(self, text: str) -> str:
         """The last check before an answer leaves: every phone number and e-mail in it is printed in an
@@ -309,6 +327,35 @@ def _values(r: Routed, question: str = "") -> str:
     if r.fax and re.search(r"\bfax", question, re.IGNORECASE):
         return f"fax {r.fax}"
     return " or ".join(v for v in (r.phone, r.email) if v) or (r.fax or "")
+
+
+def cite(quotes: Sequence[tuple[Chunk, str]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Citations (one per passage, numbered in order of first use, each with the sentences relied on) and the
+    sentences marked with their citation's number."""
+    citations: list[dict[str, Any]] = []
+    numbers: dict[str, int] = {}
+    sentences: list[str] = []
+    for chunk, text in quotes:
+        if chunk.chunk_id not in numbers:
+            numbers[chunk.chunk_id] = len(numbers) + 1
+            citations.append(citation(numbers[chunk.chunk_id], chunk, []))
+        citations[numbers[chunk.chunk_id] - 1]["quote"].append(text)
+        sentences.append(f"{text} [{numbers[chunk.chunk_id]}]")
+    for c in citations:
+        c["quote"] = " … ".join(c["quote"])  # the sentences relied on, each verbatim
+    return citations, sentences
+
+
+# "what's their phone number?", "whats the fax for that line": asks only for a way to reach someone
+_CONTACT_WORDS = frozenset(("phone", "number", "numbers", "tel", "telephone", "email", "e-mail", "mail", "address",
+                            "fax", "line", "direct", "main", "best", "whats", "pls", "please"))
+_KIND_NAMES = {"phone": "phone number", "email": "e-mail address", "fax": "fax number"}
+
+
+def asks_only_for_contact(question: str) -> bool:
+    """Whether a question asks for nothing but a phone number, e-mail or fax (of someone named before)."""
+    words = [t for t in plain_tokens(question) if len(t) > 2 and t not in _CONTACT_WORDS]
+    return asked_kind(question) is not None and not words
 
 
 def citation(n: int, chunk: Chunk, quote: list[str]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from assistant.index import IndexSnapshot
 from assistant.llm import ChatModelWriter, Source, grounding_problems
 from assistant.retrieval import HybridRetriever, detect_region, related_sections
 from assistant.safety import find_phi, screen
-from assistant.service import Assistant
+from assistant.service import Assistant, asks_only_for_contact
 from assistant.vocabulary import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -272,6 +272,27 @@ def test_a_contact_follow_up_quotes_no_unrelated_email_sentences(assistant):
     # regression: the meaning of "their email" alone pulled in sentences about other mailboxes
     assert {c["doc_id"] for c in second["citations"]} == {"ca-medi-cal-portal"}, second["answer"]
     assert "nw-um-referrals@example.org" not in second["answer"]
+
+
+def test_asking_their_phone_number_when_the_sources_print_only_an_email_says_so(assistant):
+    first = assistant.ask("where do I send the ownership and control disclosure?")
+    second = assistant.ask("what's their phone number?", first["conversation_id"])
+    assert second["follow_up"] is True and second["abstained"] is False
+    assert second["answer"].startswith("The sources give no phone number for "), second["answer"]
+    assert "Medicaid-PROV-Team@kp.org" in second["answer"]
+    # regression: the words "phone number" pulled in a Northwest e-mail sentence and a Northwest desk
+    assert all(c["doc_id"].startswith("ca-") for c in second["citations"]), second["citations"]
+    assert [c["email"] for c in second["contacts"]] == ["Medicaid-PROV-Team@kp.org"]
+    assert not PHONE_RE.search(second["answer"])
+
+
+@pytest.mark.parametrize(("question", "only"), [
+    ("what's their phone number?", True), ("whats the fax for that line", True), ("e-mail address pls", True),
+    ("can we just call it in?", False), ("who do i call to check her benefits", False),
+    ("ok where do i fax the request now", False), ("what's the filing limit?", False),
+])
+def test_a_question_asking_only_for_a_contact(question, only):
+    assert asks_only_for_contact(question) is only
 
 
 def test_a_follow_up_stays_with_the_document_it_follows(assistant):
