@@ -25,6 +25,10 @@ _CURRENT_EDITION = re.compile(r"\b(now|current(ly)?|today|latest|newest|new|stil
 # a glossary's section title ("13.4 Terms D to E", "Definitions"): it defines words, it rarely answers
 GLOSSARY_SECTION = re.compile(r"^(?:\d+(?:\.\d+)*\s+)?(?:Terms\b|Glossary|Definitions)", re.IGNORECASE)
 _NUMBERED = re.compile(r"^\d+(\.\d+)*\b")  # a numbered section's title ("8.10.3 Timelines")
+# what a question asking for a definition says ("what does JIL stand for", "whats a CCO", "EOP vs EOB")
+_DEFINITION_ASKED = re.compile(r"\b(stand for|what(?:'|’)?s an?\b|what is an?\b|what are\b|mean(s|ing)?\b|difference|"
+                               r"term for|defin|is that|acronym|abbreviat)", re.IGNORECASE)
+GLOSSARY_FACTOR = 0.6  # a glossary entry defines a word; it rarely says what to do (tried 0.3: same results)
 SECTION_BOOST = 1.5  # a follow-up most often asks about the section the last answer cited, or one next to it
 EXACT_LIMIT = 50_000  # chunks searched exactly (50,000 x 384 float32 is 77 MB and 10-15 ms a question; 460 take 0.1 ms)
 
@@ -159,6 +163,7 @@ class HybridRetriever:
         lexical_rank = {self.chunks[i].chunk_id: r for r, i in enumerate(top_lex) if lexical_scores[i] > 0}
         boosted = set(boost_docs)
         near = set(boost_sections)
+        define = bool(_DEFINITION_ASKED.search(query))
         fused: list[Hit] = []
         for cid in set(dense_rank) | set(lexical_rank):
             chunk = self.snapshot.chunks[cid]
@@ -167,7 +172,7 @@ class HybridRetriever:
                 score += 1.0 / (self.rrf_k + dense_rank[cid])
             if cid in lexical_rank:
                 score += self.lexical_weight / (self.rrf_k + lexical_rank[cid])
-            score *= self._preference(chunk, region, wants_old, boosted, near)
+            score *= self._preference(chunk, region, wants_old, boosted, near, define)
             if exclude_superseded and chunk.status == "superseded" and not wants_old:
                 continue
             fused.append(Hit(chunk, score, dense_score.get(cid, 0.0), float(lexical_scores[self.position[cid]])))
@@ -213,8 +218,10 @@ class HybridRetriever:
         return np.asarray(lexical_scores + 0.5 * self.lexical.scores(" ".join(extra)), dtype=np.float32)
 
     def _preference(self, chunk: Chunk, region: str | None, wants_old: bool, boosted: set[str],
-                    near: set[tuple[str, str]]) -> float:
+                    near: set[tuple[str, str]], define: bool = False) -> float:
         factor = 1.0
+        if not define and GLOSSARY_SECTION.search(chunk.section):
+            factor *= GLOSSARY_FACTOR
         if chunk.status == "superseded":
             factor *= 1.6 if wants_old else 0.35
         chunk_region = region_of(chunk)

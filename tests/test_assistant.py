@@ -305,6 +305,16 @@ def test_a_follow_up_stays_with_the_document_it_follows(assistant):
     assert second["follow_up"] is True
     assert second["citations"][0]["doc_id"] == "ca-epsdt-training", second["citations"]
 
+def test_a_glossary_entry_gives_way_unless_a_definition_is_asked(assistant):
+    def glossary_ranks(question: str) -> list[int]:
+        hits = assistant.retriever.search(question, k=10).hits[:10]
+        return [i for i, h in enumerate(hits) if h.chunk.section.split(" ", 1)[-1].startswith("Terms")]
+
+    # "PA packet": the glossary defines prior authorization, section 4 says what a request needs
+    assert min(glossary_ranks("what all goes in a PA packet so it doesnt get kicked back"), default=10) >= 2
+    assert min(glossary_ranks("what does CCO stand for")) <= 1
+
+
 def test_sections_related_to_a_cited_one():
     assert related_sections("m", "8.10 Initial Credentialing", "m", "8.10.3 Timelines")
     assert related_sections("m", "5.7 Corrected Claims", "m", "5.6 Timely Filing")  # side by side
