@@ -23,7 +23,7 @@ LAY_TERMS: dict[str, str] = {
     "translation": "interpreter", "paroled": "incarceration release justice involved", "jail": "incarceration",
     "prison": "incarceration", "parole": "incarceration release", "homeless": "housing", "owns": "ownership",
     "owner": "ownership", "owners": "ownership", "password": "sign on account", "login": "sign on account",
-    "log": "sign", "portal": "online", "late": "timely", "deadline": "timely filing limit", "hire": "new staff",
+    "log": "sign", "portal": "online", "late": "timely", "deadline": "timeframe", "hire": "new staff",
     "hired": "new staff", "receptionist": "staff", "receptionists": "staff", "comp": "compensation",
     "injured": "injury", "hurt": "injury harm", "died": "death", "dead": "death", "mistake": "error",
     "bill": "billing claim", "bills": "claims", "invoice": "claim", "ins": "insurance coverage",
