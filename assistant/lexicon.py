@@ -37,7 +37,7 @@ LAY_TERMS: dict[str, str] = {
     "mri": "imaging", "ct": "imaging", "snf": "skilled nursing facility", "rehab": "rehabilitation",
     "hospice": "hospice", "admit": "admission", "admitted": "admission", "discharge": "discharge",
     "weekend": "weekend holiday", "holiday": "holiday weekend", "days": "days", "urgent": "expedited",
-    "send": "submit e-mail", "turn": "submit return", "rush": "expedited", "asap": "expedited", "stat": "expedited",
+    "send": "submit", "turn": "submit return", "rush": "expedited", "asap": "expedited", "stat": "expedited",
     "pre": "prior", "hang": "keep retention",  # "pre-approval", "hang on to"
 }
 # Phrases whose meaning no single word carries ("how long do I have to ..." asks for a time limit). The words
