@@ -27,7 +27,7 @@ LAY_TERMS: dict[str, str] = {
     "hired": "new staff", "receptionist": "staff", "receptionists": "staff", "comp": "compensation",
     "injured": "injury", "hurt": "injury harm", "died": "death", "dead": "death", "mistake": "error",
     "bill": "billing claim", "bills": "claims", "invoice": "claim", "ins": "insurance coverage",
-    "secondary": "coordination of benefits other coverage", "primary": "coordination of benefits",
+    "secondary": "coordination of benefits other coverage",
     "moving": "change of address", "moved": "change of address", "address": "demographic change",
     "retire": "termination", "quit": "termination", "leaving": "termination", "ssn": "social security",
     "tin": "taxpayer identification number", "npi": "national provider identifier", "fax": "fax",
