@@ -7,6 +7,8 @@ asks for that the sources lack. Each check here names one such thing:
 - the kind of answer asked for is missing from the top passages of the question's region: an amount of
   money (asked as "how much", "the $ cutoff", "malpractice limits"), a length of time, a street or mailing
   address (the Northwest's filing limit does not answer a question about Medi-Cal);
+- a number of the unit asked for ("how many SNF days per year") is printed only in sentences about other
+  things (days to notify KP of an SNF admission are not covered days);
 - a billing code (CPT, HCPCS, ICD-10) or a US state the question names appears in no document;
 - the question names something no document mentions and general English hardly knows either: a product,
   vendor or drug name ("ozempic", "availity"). Informal words ("kiddo", "printouts") are common English,
