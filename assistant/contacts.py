@@ -13,12 +13,12 @@ PHONE_RE = re.compile(
 )
 EMAIL_RE = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _FAX_BEFORE = re.compile(r"\bfax(?:ed|ing)?\b[^.\n\d]{0,20}$", re.IGNORECASE)
-_DEPARTMENT_WORDS = (r"(?:Department|Unit|Line|Team|Office|Desk|Services|Service|Center|Centre|Liaison|Support|"
+DEPARTMENT_WORDS = (r"(?:Department|Unit|Line|Team|Office|Desk|Services|Service|Center|Centre|Liaison|Support|"
                      r"Coordinator|Hotline|Relations|Management|Administration|Programs?)")
 # Greedy: the longest run of capitalised words that ends in department words.
 _DEPARTMENT_RE = re.compile(
-    rf"(?<![\w@.-])((?:[A-Z][\w&'/-]*\s+(?:(?:and|of|for|&)\s+(?=[A-Z]))?){{0,6}}{_DEPARTMENT_WORDS}"
-    rf"(?:\s+{_DEPARTMENT_WORDS})*)\b"
+    rf"(?<![\w@.-])((?:[A-Z][\w&'/-]*\s+(?:(?:and|of|for|&)\s+(?=[A-Z]))?){{0,6}}{DEPARTMENT_WORDS}"
+    rf"(?:\s+{DEPARTMENT_WORDS})*)\b"
 )
 _LEADING_NOISE = {"the", "our", "your", "to", "or", "and", "for", "through", "via"}
 _INSTRUCTION_WORDS = {"call", "contact", "email", "e-mail", "phone", "please", "send", "reach", "fax", "tell", "notify",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.contacts import EMAIL_RE, PHONE_RE, guess_department
+from assistant.contacts import DEPARTMENT_WORDS, EMAIL_RE, PHONE_RE, guess_department
 from assistant.index import IndexSnapshot
 from assistant.lexical import LexicalIndex
 from assistant.retrieval import GLOSSARY_SECTION, Hit, domain_tokens, region_of
@@ -20,6 +20,7 @@ from assistant.schema import Chunk, Contact
 log = logging.getLogger(__name__)
 
 _ASKS_FAX = re.compile(r"\bfax", re.IGNORECASE)
+_DESK = re.compile(rf"\b{DEPARTMENT_WORDS}\b", re.IGNORECASE)  # a label naming a department, in any case
 _TABLE_CELL = re.compile(r"\s*\|\s*|\s{2,}")
 
 
@@ -103,8 +104,14 @@ def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
 
     def own_label(i: int) -> str:
         m = mentions[i]
-        row = rows.get(m.contact.value.lower(), Counter()).most_common(1)
-        return names[i] or (m.cell if m.in_table else "") or (row[0][0] if row else "") or m.cell
+        labels = rows.get(m.contact.value.lower(), Counter()).most_common()
+        # a row label that names a desk ("Medi-Cal provider team") over one that names a topic ("Ownership and
+        # Control disclosure | ... | Medicaid-PROV-Team@kp.org"): one address reaches one department
+        desk = next((label for label, _ in labels if _DESK.search(label)), "")
+        cell = m.cell if m.in_table else ""
+        if cell and desk and not _DESK.search(cell):
+            cell = desk
+        return names[i] or cell or desk or (labels[0][0] if labels else "") or m.cell
 
     profiles = []
     for i, m in enumerate(mentions):

@@ -284,6 +284,8 @@ def test_asking_their_phone_number_when_the_sources_print_only_an_email_says_so(
     assert all(c["doc_id"].startswith("ca-") for c in second["citations"]), second["citations"]
     assert [c["email"] for c in second["contacts"]] == ["Medicaid-PROV-Team@kp.org"]
     assert not PHONE_RE.search(second["answer"])
+    # named after the desk a contact table gives it, not after the topic of another table's row
+    assert second["contacts"][0]["department"] == "Medi-Cal provider team"
 
 
 @pytest.mark.parametrize(("question", "only"), [
