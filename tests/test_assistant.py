@@ -22,9 +22,9 @@ from assistant.category import categorize
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.index import IndexSnapshot
 from assistant.llm import ChatModelWriter, Source, grounding_problems
-from assistant.retrieval import HybridRetriever, detect_region, related_sections
+from assistant.retrieval import Hit, HybridRetriever, Retrieval, detect_region, related_sections
 from assistant.safety import find_phi, screen
-from assistant.service import Assistant, asks_only_for_contact
+from assistant.service import Assistant, asks_only_for_contact, merge_retrievals
 from assistant.vocabulary import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -315,6 +315,26 @@ def test_a_glossary_entry_gives_way_unless_a_definition_is_asked(assistant):
     # "PA packet": the glossary defines prior authorization, section 4 says what a request needs
     assert min(glossary_ranks("what all goes in a PA packet so it doesnt get kicked back"), default=10) >= 2
     assert min(glossary_ranks("what does CCO stand for")) <= 1
+
+
+def _hits(*scored: tuple[str, float]) -> Retrieval:
+    from dataclasses import replace
+
+    from assistant.schema import Chunk
+
+    base = Chunk(chunk_id="", doc_id="doc", doc_title="Manual", text="", embed_text="", source_path="m.pdf", url=None,
+                 section="1 Topic", heading_path=(), sections=(), page=1, page_end=1, printed_page="1", region=None,
+                 edition=None, status="current", doc_hash="h", chunk_hash="h", n=0, token_count=1)
+    return Retrieval([Hit(replace(base, chunk_id=c), s, 0.5, 1.0) for c, s in scored], "q", 0.5)
+
+
+def test_a_follow_ups_topic_keeps_its_clear_winner_first():
+    alone = _hits(("access", 0.09), ("notices", 0.08))
+    # by rank alone, "access" (second on the topic, first alone) passes "interpreters" (not found alone)
+    clear = merge_retrievals(_hits(("interpreters", 0.19), ("access", 0.10), ("notices", 0.05)), alone, weight=0.25)
+    assert [h.chunk.chunk_id for h in clear.hits][:2] == ["interpreters", "access"]
+    close = merge_retrievals(_hits(("interpreters", 0.12), ("access", 0.10), ("notices", 0.05)), alone, weight=0.25)
+    assert close.hits[0].chunk.chunk_id == "access"
 
 
 def test_sections_related_to_a_cited_one():
