@@ -22,8 +22,10 @@ _TIME = re.compile(DURATION_GIVEN.pattern + r"|\bwithin\b|\bnext business day\b"
 _ACTION = re.compile(r"^(?:call|send|submit|e-?mail|fax|mail|notify|report|contact|complete|return|sign|include|"
                      r"use|file|request|verify|attach|obtain|keep|ask|refer|tell|write|give|log in|sign in|go to)\b|"
                      r"\b(?:must|should|need to|are required to|is required to)\b", re.IGNORECASE)
-_ASKS_TIME = re.compile(r"\bhow (long|soon|quickly|fast|many days|late)|\bwhen\b|\bdeadline|\btime ?(limit|frame)|"
-                        r"\bwithin\b|\bhow much time|\bdays?\b|\bhours?\b", re.IGNORECASE)
+_ASKS_TIME = re.compile(r"\bhow (long|soon|quickly|fast|late|early|often|far (ahead|in advance)|"
+                        r"much (time|notice|lead time|advance))\b"
+                        r"|\bhow many (\w+ )?(minutes?|hours?|days?|weeks?|months?|years?|mins?|hrs?|wks?|mos?|yrs?)\b"
+                        r"|\bwhen\b|\bdeadline|\btime ?(limit|frame)|\bwithin\b|\bdays?\b|\bhours?\b", re.IGNORECASE)
 _ASKS_CONTACT = re.compile(r"\bwho\b|\bcall\b|\bphone\b|\bnumber\b|\be-?mail\b|\bfax\b|\bcontact\b|\breach\b|"
                            r"\bsend\b|\bsubmit\b|\bwhere\b|\baddress\b|\btalk to\b|\bline\b", re.IGNORECASE)
 MAX_SENTENCES = 4

@@ -99,5 +99,7 @@ def test_a_time_question_prefers_a_sentence_stating_a_time_even_spelled_out():
     words = {"interpreter": 1.0}
     spelled = Sentence("Book an interpreter at least three business days before the visit.", chunk, 0, 0)
     none = Sentence("Book an interpreter by calling Interpreter Services for the visit.", chunk, 0, 0)
-    question = "how long before the visit do we book an interpreter?"
-    assert score_sentence(spelled, words, question, urgent=False) > score_sentence(none, words, question, urgent=False)
+    for question in ("how long before the visit do we book an interpreter?",
+                     "how much notice does the interpreter need", "how far ahead do we book an interpreter?"):
+        assert score_sentence(spelled, words, question, urgent=False) > score_sentence(none, words, question,
+                                                                                      urgent=False), question
