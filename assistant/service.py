@@ -80,6 +80,7 @@ class Prepared:
     previous_contacts: list[dict[str, Any]] = field(default_factory=list)  # of the turn a follow-up leans on
     question_vector: np.ndarray | None = None  # the question's own words, for choosing answer sentences
     gap: Gap | None = None  # what the question asks for that the sources lack
+    previous_answer: str = ""  # the answer text of the turn a follow-up leans on
 
 
 class ApprovedAnswers(Protocol):
@@ -214,7 +215,8 @@ class Assistant:
         timings = {"screen": round(prepared_ms, 2), "retrieve": round((time.perf_counter() - started) * 1000, 2)}
         return Prepared(conv_id, new_id("m"), screened.redacted, query, region, retrieval, confidence, urgent,
                         screened.phi, screened.injection, follow, timings,
-                        list(history[-1].answer.get("contacts", [])) if follow else [], question_vector, gap)
+                        list(history[-1].answer.get("contacts", [])) if follow else [], question_vector, gap,
+                        str(history[-1].answer.get("answer", "")) if follow else "")
 
     def unknown_share(self, question: str) -> float:
         """How much of the question is about things no document mentions (after spelling correction)."""
@@ -255,9 +257,10 @@ class Assistant:
         carried = self.router.carry(prepared.question, prepared.previous_contacts)
         kind = asked_kind(prepared.question)
         if carried and kind and not getattr(carried, kind) and prepared.follow_up \
-                and asks_only_for_contact(prepared.question):
+                and asks_only_for_contact(prepared.question) and not _printed(kind, prepared.previous_answer):
             # "what's their phone number?" of a desk the sources give only an e-mail for: searching for
-            # "phone number" would quote any sentence with one; say what there is instead
+            # "phone number" would quote any sentence with one; say what there is instead. Not when the answer
+            # before printed one: "their" may be whoever that number belongs to
             contact = self._contact_answer(base, prepared, carried, kind)
             if contact is not None:
                 return contact
@@ -359,6 +362,11 @@ def cite(quotes: Sequence[tuple[Chunk, str]]) -> tuple[list[dict[str, Any]], lis
 _CONTACT_WORDS = frozenset(("phone", "number", "numbers", "tel", "telephone", "email", "e-mail", "mail", "address",
                             "fax", "line", "direct", "main", "best", "whats", "pls", "please"))
 _KIND_NAMES = {"phone": "phone number", "email": "e-mail address", "fax": "fax number"}
+
+
+def _printed(kind: str, text: str) -> bool:
+    """Whether a text prints a contact of a kind: an e-mail address, or a phone or fax number."""
+    return bool((EMAIL_RE if kind == "email" else PHONE_RE).search(text))
 
 
 def asks_only_for_contact(question: str) -> bool:
