@@ -18,7 +18,7 @@ from assistant.schema import Chunk
 from assistant.sentences import SentenceVectors, quotable_sentences
 
 # a time in a sentence, numbers spelled out too ("at least three business days before")
-_TIME = re.compile(DURATION_GIVEN.pattern + r"|\bwithin\b|\bnext business day\b", re.IGNORECASE)
+_TIME = re.compile(DURATION_GIVEN.pattern + r"|\bwithin\b", re.IGNORECASE)
 _ACTION = re.compile(r"^(?:call|send|submit|e-?mail|fax|mail|notify|report|contact|complete|return|sign|include|"
                      r"use|file|request|verify|attach|obtain|keep|ask|refer|tell|write|give|log in|sign in|go to)\b|"
                      r"\b(?:must|should|need to|are required to|is required to)\b", re.IGNORECASE)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from assistant.lexical import STOPWORDS
 from assistant.lexicon import LAY_TERMS
-from assistant.retrieval import GLOSSARY_SECTION, REGIONS, domain_tokens, region_of
+from assistant.retrieval import GLOSSARY_SECTION, domain_tokens, region_of
 from assistant.schema import Chunk
 from assistant.sentences import quotable_sentences
 from assistant.vocabulary import Vocabulary, english_zipf
@@ -51,7 +51,7 @@ _CODE = re.compile(r"(?<![\w$./-])(\d{5}|[A-HJ-NP-Z]\d{4}|\d{4}[FT]|[A-TV-Z]\d{2
 _MONEY_ASKED = re.compile(
     r"\bhow much\b(?!\s+(time|longer|notice|warning|earlier|later|advance|lead))"
     r"(?=.*\b(pay|paid|payment|reimburs\w*|cost|fee|rate|charge|owe|interest|money|amount|worth|price|dollars?)\b)"
-    r"|\bwhat (does|do|will|would) (kp|kaiser|kaiser permanente|you|the plan|medi-?cal)\s+(pay|reimburse)\b"
+    r"|\bwhat (does|do|will|would) (kp|kaiser|kaiser permanente|you|the plan|medi[-\s]cal)\s+(pay|reimburse)\b"
     r"|\b(payment|reimbursement|fee) (rate|amount)s?\b"
     r"|\$\s*(?=[a-z])"  # "the $ cutoff", "how much $"
     r"|\b(dollars?|\$)\s*(amount\s+)?(cut-?off|threshold|limit)s?\b"
@@ -79,11 +79,14 @@ DURATION_GIVEN = re.compile(  # a time stated: "within 30 days", "three business
 # "how many hours" is answered by a number of hours, not by "within 30 days"
 _UNIT_ASKED = re.compile(r"\bhow many (?:(\w+) )?(minute|min|hour|hr|day|week|wk|month|mo|year|yr)s?\b", re.IGNORECASE)
 _UNIT_NAMES = {"min": "minute", "hr": "hour", "wk": "week", "mo": "month", "yr": "year"}
+# a region's name ("Medi-Cal", "Oregon"): it says where, not what (program names such as ECM or EPSDT do say what)
+_REGION_NAME = re.compile(r"\b(medi[-\s]cal|(?-i:MediCal)|california|calif|ca|oregon|washington|northwest|nw|"
+                          r"portland|vancouver)\b", re.IGNORECASE)
 # Words that say how a question asks ("how many days do we have"), not what it is about.
 _FRAME_WORDS = frozenset(domain_tokens(
     "many much long need needs get gets take takes have has every each per within time limit days hours minutes "
     "weeks months years mins hrs wks mos yrs day hour minute week month year min hr wk mo yr calendar business "
-    "working more total extra additional full"))
+    "working more total extra additional full deadline timeframe notice due"))
 _UNIT_GIVEN = {unit: re.compile(rf"\b{_NUMBER_WORD}[- ]?(\(\d+\)\s*)?(calendar |business |working |full )?{unit}s?\b",
                                 re.IGNORECASE)
                for unit in ("minute", "hour", "day", "week", "month", "year")}
@@ -210,8 +213,7 @@ class Answerability:
         and lay words in the manual's terms; without the words of its frame ("how many days"), of a region
         ("Medi-Cal", "Oregon") and those most passages use."""
         words = self.vocabulary.expand(question, phrases=False)
-        region_words = {t for pattern in REGIONS.values() for m in pattern.finditer(words)
-                        for t in domain_tokens(m.group())}
+        region_words = {t for m in _REGION_NAME.finditer(words) for t in domain_tokens(m.group())}
         return {t for t in domain_tokens(words) if len(t) > 2 and t not in STOPWORDS and t not in _FRAME_WORDS
                 and t not in self.common and t not in region_words}
 

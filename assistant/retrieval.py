@@ -26,8 +26,9 @@ _CURRENT_EDITION = re.compile(r"\b(now|current(ly)?|today|latest|newest|new|stil
 GLOSSARY_SECTION = re.compile(r"^(?:\d+(?:\.\d+)*\s+)?(?:Terms\b|Glossary|Definitions)", re.IGNORECASE)
 _NUMBERED = re.compile(r"^\d+(\.\d+)*\b")  # a numbered section's title ("8.10.3 Timelines")
 # what a question asking for a definition says ("what does JIL stand for", "whats a CCO", "EOP vs EOB")
-_DEFINITION_ASKED = re.compile(r"\b(stand for|what(?:'|’)?s an?\b|what is an?\b|what are\b|mean(s|ing)?\b|difference|"
-                               r"term for|defin|is that|acronym|abbreviat)", re.IGNORECASE)
+_DEFINITION_ASKED = re.compile(r"\b(stands? for|what(?:'|’)?s an?\b|what is an?\b|mean(s|ing)?\b|difference|"
+                               r"term for|defin(e|ed|ition)s?\b|vs\b|versus|is that (the|an?\b|[^?]* or\b)|"
+                               r"acronym|abbreviat)", re.IGNORECASE)
 GLOSSARY_FACTOR = 0.6  # a glossary entry defines a word; it rarely says what to do (tried 0.3: same results)
 SECTION_BOOST = 1.5  # a follow-up most often asks about the section the last answer cited, or one next to it
 EXACT_LIMIT = 50_000  # chunks searched exactly (50,000 x 384 float32 is 77 MB and 10-15 ms a question; 460 take 0.1 ms)
@@ -45,7 +46,7 @@ def wants_old_edition(question: str, context: str = "") -> bool:
 
 REGIONS = {
     # "Medi-Cal", "medi cal" or "MediCal", never the word "medical"
-    "California": re.compile(r"\b(medi[-\s]cal|(?-i:MediCal)|california|calif|dhcs|apls?|ecm|chw|jil|"
+    "California": re.compile(r"\b(medi[-\s]cal|(?-i:MediCal)|california|calif|dhcs|apls?|ecms?|chws?|jil|"
                              r"justice[- ]involved|community supports|epsdt|prop(osition)? 56|ca)\b", re.IGNORECASE),
     "Northwest": re.compile(r"\b(oregon|washington|northwest|portland|vancouver|ohp|apple health|"
                             r"oregon health plan|nw)\b", re.IGNORECASE),

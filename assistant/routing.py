@@ -20,7 +20,10 @@ from assistant.schema import Chunk, Contact
 log = logging.getLogger(__name__)
 
 _ASKS_FAX = re.compile(r"\bfax", re.IGNORECASE)
-_DESK = re.compile(rf"\b{DEPARTMENT_WORDS}\b", re.IGNORECASE)  # a label naming a department, in any case
+# a row label naming a desk, in any case ("Medi-Cal provider team"); "services", "support" and the like name
+# topics as often ("Prior authorization for DME services"), so they count only capitalised, as in contacts.py
+_DESK = re.compile(r"^[^@]*(?:\b(?i:team|department|unit|desk|office|hotline|liaison|coordinator)\b"
+                   rf"|\b{DEPARTMENT_WORDS}\b)[^@]*$")
 _TABLE_CELL = re.compile(r"\s*\|\s*|\s{2,}")
 
 
@@ -312,15 +315,20 @@ class ContactRouter:
         mine = [p for p in self.profiles if p.contact.value.lower() in values and not self._superseded(p.contact)]
         if not mine:
             return None
-        mine.sort(key=lambda p: p.contact.chunk_id != before.get("source_chunk_id"))  # where the answer found it
         rows = {(p.contact.chunk_id, p.department) for p in mine}
         words = set(re.findall(r"[a-z]{4,}", department.lower()))
         family = [p for p in self.profiles if not self._superseded(p.contact) and (
             (p.contact.chunk_id, p.department) in rows
             or (words and len(words & set(re.findall(r"[a-z]{4,}", p.department.lower()))) >= 2))]
         wanted = [p for p in family if p.contact.kind == kind] or [p for p in mine]
+        wanted.sort(key=lambda p: p.contact.chunk_id != before.get("source_chunk_id"))  # where the answer found it
         best = wanted[0]
         return self._with_siblings(best, 1.0)
+
+    def has_kind(self, department: str, kind: str) -> bool:
+        """Whether the directory has a current contact of ``kind`` under the department's name anywhere."""
+        return any(p.department == department and p.contact.kind == kind and not self._superseded(p.contact)
+                   for p in self.profiles)
 
     def _with_siblings(self, profile: ContactProfile, score: float) -> Routed:
         """The contact with the other numbers of the same department printed in the same passage."""

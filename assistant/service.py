@@ -257,7 +257,8 @@ class Assistant:
         carried = self.router.carry(prepared.question, prepared.previous_contacts)
         kind = asked_kind(prepared.question)
         if carried and kind and not getattr(carried, kind) and prepared.follow_up \
-                and asks_only_for_contact(prepared.question) and not _printed(kind, prepared.previous_answer):
+                and asks_only_for_contact(prepared.question) and not _printed(kind, prepared.previous_answer) \
+                and not self.router.has_kind(carried.department, kind):
             # "what's their phone number?" of a desk the sources give only an e-mail for: searching for
             # "phone number" would quote any sentence with one; say what there is instead. Not when the answer
             # before printed one: "their" may be whoever that number belongs to
@@ -293,13 +294,17 @@ class Assistant:
         if not routed or chunk is None:
             return None
         values = [v for v in (carried.phone, carried.email, carried.fax) if v]
+        # sentences that print this department's contacts and no other desk's; a whole flattened contact
+        # table is no answer
         quoted = [s for s in quotable_sentences(chunk.text) if any(v in s for v in values)
-                  and len(s) <= MAX_CONTACT_QUOTE][:2]  # a whole flattened contact table is no answer
+                  and set(contacts_in_text(s)) <= set(values) and len(s) <= MAX_CONTACT_QUOTE][:2]
         if not quoted:
             return None
         citations, sentences = cite([(chunk, s) for s in quoted])
         missing = f"The sources give no {_KIND_NAMES[kind]} for {carried.department}. "
-        text = self._verified(missing + self._write(prepared, sentences, citations, routed))
+        # extractive only: a model given the whole passage could name another desk's number right after
+        text = self._verified(missing + " ".join(sentences) + " " + " ".join(
+            f"Contact: {r.department}, {_values(r, prepared.question)}." for r in routed[:1]))
         return {**base, "answer": text, "citations": citations, "contacts": [r.to_dict() for r in routed],
                 "abstained": False, "category": categorize(chunk.doc_title, chunk.section)}
 

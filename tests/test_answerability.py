@@ -106,6 +106,10 @@ def test_a_questions_focus_leaves_out_its_frame_its_region_and_the_corpus_common
     checks = Answerability(FILING.text, common=frozenset({"kp", "kaiser", "permanente", "member"}))
     assert checks.focus("how many SNF days per yr do kp medi-cal members get") == {"snf", "skill", "nurs", "facility"}
     assert checks.focus("how long do we have to hang on to charts?") >= {"keep", "medical", "record"}  # lay words
+    # the words a lay phrase adds ("how long" -> "timeframe within days") say how, not what
+    assert checks.focus("whats the deadline, how long do we have to hang on to charts?") & {
+        "timeframe", "within", "deadline", "days"} == set()
+    assert checks.focus("how many hours of EPSDT training?") >= {"epsdt", "train"}  # a program, not a region
 
 
 def test_a_follow_up_is_checked_with_the_earlier_turns_question():

@@ -286,6 +286,9 @@ def test_asking_their_phone_number_when_the_sources_print_only_an_email_says_so(
     assert not PHONE_RE.search(second["answer"])
     # named after the desk a contact table gives it, not after the topic of another table's row
     assert second["contacts"][0]["department"] == "Medi-Cal provider team"
+    # said only when no passage prints one under that name
+    assert not assistant.router.has_kind("Medi-Cal provider team", "phone")
+    assert assistant.router.has_kind("Credentialing Department", "phone")
 
 
 @pytest.mark.parametrize(("question", "only"), [
