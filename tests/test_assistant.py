@@ -250,8 +250,8 @@ def _first_source(answer: str) -> str:
 
 
 def test_sentence_meaning_puts_the_stated_limit_first(assistant):
-    questions = {"whats the timely filing limit for kp northwest claims?": "365 days",
-                 "how long does kp take to decide a regular prior auth request?": "14 calendar days"}
+    questions = {"how long do we need to hold onto old charts after a pt leaves": "10 years",
+                 "pt cant wait, how fast will you get back to me on a rush authorizaton": "72 hours"}
     for question, fact in questions.items():
         answer = assistant.ask(question)
         assert fact in _first_source(answer["answer"]), answer["answer"]
