@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answerability import DURATION_GIVEN
+from assistant.answerability import DURATION_GIVEN, DURATION_WORDS
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.lexical import STOPWORDS
 from assistant.retrieval import Hit, domain_tokens
@@ -24,7 +24,7 @@ _ACTION = re.compile(r"^(?:call|send|submit|e-?mail|fax|mail|notify|report|conta
                      r"\b(?:must|should|need to|are required to|is required to)\b", re.IGNORECASE)
 _ASKS_TIME = re.compile(r"\bhow (long|soon|quickly|fast|late|early|often|far (ahead|in advance)|"
                         r"much (time|notice|lead time|advance))\b"
-                        r"|\bhow many (\w+ )?(minutes?|hours?|days?|weeks?|months?|years?|mins?|hrs?|wks?|mos?|yrs?)\b"
+                        rf"|\bhow many (\w+ )?{DURATION_WORDS}\b"
                         r"|\bwhen\b|\bdeadline|\btime ?(limit|frame)|\bwithin\b|\bdays?\b|\bhours?\b", re.IGNORECASE)
 _ASKS_CONTACT = re.compile(r"\bwho\b|\bcall\b|\bphone\b|\bnumber\b|\be-?mail\b|\bfax\b|\bcontact\b|\breach\b|"
                            r"\bsend\b|\bsubmit\b|\bwhere\b|\baddress\b|\btalk to\b|\bline\b", re.IGNORECASE)

@@ -59,13 +59,13 @@ _MONEY_ASKED = re.compile(
     re.IGNORECASE)
 _MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d+(\.\d+)?\s?(%|percent)|\bdollars?\b|\bcents?\b", re.IGNORECASE)
 
-_DURATION_WORDS = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|mos?|years?|yrs?)"
+DURATION_WORDS = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|mos?|years?|yrs?)"
 _DURATION_ASKED = re.compile(
     r"\bhow (long|soon|fast|quickly|early|often)\b|\bby when\b|\bwithin how\b"
-    rf"|\bhow many (\w+ )?{_DURATION_WORDS}\b"
+    rf"|\bhow many (\w+ )?{DURATION_WORDS}\b"
     # "the $ cutoff" and "the dollar cutoff" are amounts, not times
     r"|(?<!\$ )(?<!\$)(?<!dollar )\b(time ?limit|time ?frame|deadline|cut-?off|turn-?around|filing limit)\b"
-    rf"|\b(every|within|after|before)\s+\d+\s+(calendar |business |working )?{_DURATION_WORDS}\b",
+    rf"|\b(every|within|after|before)\s+\d+\s+(calendar |business |working )?{DURATION_WORDS}\b",
     re.IGNORECASE)
 _NUMBER_WORD = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|" \
                r"thirty|forty[- ]five|sixty|ninety|a|an)"

@@ -135,6 +135,7 @@ class HybridRetriever:
         self.feedback_terms = feedback_terms
         self.feedback_docs = feedback_docs
         self.position = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        self.glossary = {c.chunk_id for c in self.chunks if GLOSSARY_SECTION.search(c.section)}
         self.lexical = LexicalIndex([search_text(c) for c in self.chunks], domain_tokens)
         df: Counter[str] = Counter()
         self.chunk_tokens: list[set[str]] = []
@@ -221,7 +222,7 @@ class HybridRetriever:
     def _preference(self, chunk: Chunk, region: str | None, wants_old: bool, boosted: set[str],
                     near: set[tuple[str, str]], define: bool = False) -> float:
         factor = 1.0
-        if not define and GLOSSARY_SECTION.search(chunk.section):
+        if not define and chunk.chunk_id in self.glossary:
             factor *= GLOSSARY_FACTOR
         if chunk.status == "superseded":
             factor *= 1.6 if wants_old else 0.35
@@ -235,9 +236,8 @@ class HybridRetriever:
         return factor
 
     def common_tokens(self, share: float) -> frozenset[str]:
-        """The tokens found in more than ``share`` of the chunks."""
-        n = max(1, len(self.chunks))
-        return frozenset(t for t, v in self.idf.items() if n / math.expm1(v) > share * n)
+        """The tokens found in more than ``share`` of the chunks (idf is log(1 + chunks / chunks with it))."""
+        return frozenset(t for t, v in self.idf.items() if v < math.log(1 + 1 / share))
 
     def coverage(self, query: str, hits: Sequence[Hit]) -> float:
         """How much of the query (weighted by rarity) the top hits contain: low for questions the corpus

@@ -303,8 +303,7 @@ class Assistant:
         citations, sentences = cite([(chunk, s) for s in quoted])
         missing = f"The sources give no {_KIND_NAMES[kind]} for {carried.department}. "
         # extractive only: a model given the whole passage could name another desk's number right after
-        text = self._verified(missing + " ".join(sentences) + " " + " ".join(
-            f"Contact: {r.department}, {_values(r, prepared.question)}." for r in routed[:1]))
+        text = self._verified(f"{missing}{' '.join(sentences)} {contact_line(routed, prepared.question)}")
         return {**base, "answer": text, "citations": citations, "contacts": [r.to_dict() for r in routed],
                 "abstained": False, "category": categorize(chunk.doc_title, chunk.section)}
 
@@ -322,8 +321,7 @@ class Assistant:
                routed: list[Routed]) -> str:
         extractive = " ".join(sentences)
         if routed:
-            extractive += " " + " ".join(f"Contact: {r.department}, {_values(r, prepared.question)}."
-                                         for r in routed[:1])
+            extractive += " " + contact_line(routed, prepared.question)
         if self.writer is None:
             return extractive
         sources = [Source(c["n"], c["section"], self.snapshot.chunks[c["chunk_id"]].text) for c in citations]
@@ -344,6 +342,11 @@ def _values(r: Routed, question: str = "") -> str:
     if r.fax and re.search(r"\bfax", question, re.IGNORECASE):
         return f"fax {r.fax}"
     return " or ".join(v for v in (r.phone, r.email) if v) or (r.fax or "")
+
+
+def contact_line(routed: Sequence[Routed], question: str) -> str:
+    """The answer's closing template: the first routed department and its numbers."""
+    return " ".join(f"Contact: {r.department}, {_values(r, question)}." for r in routed[:1])
 
 
 def cite(quotes: Sequence[tuple[Chunk, str]]) -> tuple[list[dict[str, Any]], list[str]]:
