@@ -78,8 +78,47 @@ def sentence_around(text: str, start: int, end: int, limit: int = 320) -> str:
     return sentence[lo:lo + limit].strip()
 
 
+# "send the form to the Medi-Cal ECM and Community Supports referral team at", "call Provider Appeals at",
+# "should go to the SIU at": whom a contact reaches, named right before "at"
+_AT_END = re.compile(r"\s+at\s*$")
+_NAME_STARTS_AFTER = {"to", "contact", "call", "reach", "email", "e-mail", "tell", "notify", "ask", "phone", "write"}
+_DESK_WORD = re.compile(r"^(?:team|desk|unit|line|office|department|liaison|coordinator|hotline|center|centre)$")
+_CONNECTIVES = {"and", "of", "for", "&"}
+_VAGUE_NAMES = {"kp", "kaiser", "kaiser permanente", "us", "we", "them", "him", "her"}
+
+
+def named_at(before: str) -> str | None:
+    """The name printed right before "at <contact>" after a verb or "to" ("Contact the JIL at", "send it to
+    Provider Appeals at"): capitalised words, lower-case ones between them, ending in a capitalised word or
+    a desk word ("referral team", "help desk"). None when the words there are not such a name."""
+    end = _AT_END.search(before)
+    if not end:
+        return None
+    words = before[: end.start()].split()
+    name: list[str] = []
+    for word in reversed(words[-10:]):
+        if word.lower() in _NAME_STARTS_AFTER:
+            break
+        name.insert(0, word)
+    else:
+        return None  # no verb or "to" before it: a longer clause, not a name
+    if name and name[0].lower() == "the":
+        name.pop(0)
+    if not 1 <= len(name) <= 8 or not name[0][:1].isupper() or any(re.search(r"[\d,;:()]", w) for w in name):
+        return None
+    last = name[-1]
+    if not (last[:1].isupper() or _DESK_WORD.match(last.lower())) or name[-1].lower() in _CONNECTIVES:
+        return None
+    text = " ".join(name)
+    return None if text.lower() in _VAGUE_NAMES else text
+
+
 def guess_department(before: str) -> str | None:
-    """The last department-like name ("Provider Relations Department") before a contact, if any."""
+    """The name printed right before "at <contact>", or else the last department-like name ("Provider
+    Relations Department") before a contact, if any."""
+    at = named_at(before)
+    if at:
+        return at
     names = []
     for m in _DEPARTMENT_RE.finditer(before):
         words = m.group(1).split()

@@ -16,6 +16,7 @@ from assistant.index import IndexSnapshot
 from assistant.lexical import LexicalIndex
 from assistant.retrieval import GLOSSARY_SECTION, Hit, domain_tokens, region_of
 from assistant.schema import Chunk, Contact
+from assistant.vocabulary import parenthetical_expansion
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
         if m.cell and m.in_table:
             rows.setdefault(m.contact.value.lower(), Counter())[m.cell] += 1
     names = [_usual_name(m.name, named.get(m.contact.value.lower(), Counter())) for m in mentions]
+    names = [spelled_out(name, snapshot, m.contact) for name, m in zip(names, mentions, strict=True)]
 
     def own_label(i: int) -> str:
         m = mentions[i]
@@ -123,6 +125,26 @@ def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
         profiles.append(ContactProfile(m.contact, label or m.contact.section.lstrip("0123456789. ") or "Contact",
                                        m.text))
     return profiles
+
+
+_ACRONYM = re.compile(r"[A-Z][A-Z0-9&/]{1,7}")
+
+
+def spelled_out(name: str, snapshot: IndexSnapshot, contact: Contact) -> str:
+    """An acronym name ("JIL", "SIU") with its words, as its passage or document defines it ("Justice Involved
+    Liaison (JIL)"); any other name as it is."""
+    if not _ACRONYM.fullmatch(name):
+        return name
+    chunk = snapshot.chunks.get(contact.chunk_id)
+    record = snapshot.documents.get(contact.doc_id)
+    same_doc = [snapshot.chunks[i] for i in (record.chunk_ids if record else ()) if i in snapshot.chunks]
+    for c in ([chunk] if chunk else []) + same_doc:
+        for text in (*c.heading_path, c.text):
+            at = text.find(f"({name})")
+            expansion = parenthetical_expansion(text[max(0, at - 120):at], name) if at >= 0 else None
+            if expansion:
+                return f"{expansion} ({name})"
+    return name
 
 
 def _usual_name(name: str, counts: Counter[str]) -> str:
@@ -316,10 +338,9 @@ class ContactRouter:
         if not mine:
             return None
         rows = {(p.contact.chunk_id, p.department) for p in mine}
-        words = set(re.findall(r"[a-z]{4,}", department.lower()))
+        words = _name_words(department)
         family = [p for p in self.profiles if not self._superseded(p.contact) and (
-            (p.contact.chunk_id, p.department) in rows
-            or (words and len(words & set(re.findall(r"[a-z]{4,}", p.department.lower()))) >= 2))]
+            (p.contact.chunk_id, p.department) in rows or len(words & _name_words(p.department)) >= 2)]
         wanted = [p for p in family if p.contact.kind == kind] or [p for p in mine]
         wanted.sort(key=lambda p: p.contact.chunk_id != before.get("source_chunk_id"))  # where the answer found it
         best = wanted[0]
@@ -342,6 +363,18 @@ class ContactRouter:
         return Routed(department=profile.department, phone=by_kind.get("phone"), email=by_kind.get("email"),
                       fax=by_kind.get("fax"), purpose=purpose, region=_region(c, self.snapshot),
                       source_chunk_id=c.chunk_id, doc_id=c.doc_id, score=score)
+
+
+# words of many desks' names: "Medi-Cal provider team" and "Medi-Cal ECM ... referral team" share two of them and
+# are different desks
+_SHARED_NAME_WORDS = frozenset({
+    "medi", "team", "department", "services", "service", "unit", "line", "office", "desk", "help", "program",
+    "programs", "customer", "provider", "providers", "contacts", "center", "northwest", "kaiser", "permanente"})
+
+
+def _name_words(department: str) -> set[str]:
+    """The words of a department's name that tell it from other desks ("admission", "notification")."""
+    return set(re.findall(r"[a-z]{4,}", department.lower())) - _SHARED_NAME_WORDS
 
 
 def asked_kind(question: str) -> str | None:

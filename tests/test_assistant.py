@@ -371,9 +371,9 @@ def _follow_up_contacts(assistant: Assistant, first: str, second: str) -> list[d
 
 def test_a_follow_up_keeps_the_desk_the_answer_before_it_gave(assistant, monkeypatch):
     first, second = "whats the timely filing limit for kp northwest claims?", "and for a corrected claim?"
-    assert "503-555-0130" in {c["phone"] for c in _follow_up_contacts(assistant, first, second)}
+    assert _follow_up_contacts(assistant, first, second)[0]["phone"] == "503-555-0130"
     monkeypatch.setattr(assistant.router, "carry_weight", 0.0)
-    assert "503-555-0130" not in {c["phone"] for c in _follow_up_contacts(assistant, first, second)}
+    assert _follow_up_contacts(assistant, first, second)[0]["phone"] != "503-555-0130"
 
 
 def test_with_no_region_named_the_answers_region_chooses_the_desk(assistant):

@@ -13,6 +13,22 @@ def test_phone_and_email_with_department_and_context():
     assert found["503-813-3376"].context.startswith("Questions about your rights")
 
 
+def test_a_name_right_before_at_is_whom_the_contact_reaches():
+    found = {m.value: m.department for m in find_contacts(
+        "Send the form to the Medi-Cal ECM and Community Supports referral team at ecm@example.org. "
+        "Send it to Provider Appeals at appeals@example.org (secure e-mail). "
+        "Questions about a records request should go to the SIU at 503-555-0151. "
+        "For sign-on trouble, contact the KP Online Affiliate help desk at 503-555-0105. "
+        "Mail the summary to the member's primary care physician at pcp@example.org. "
+        "Call us at 503-555-0199 with questions.")}
+    assert found["ecm@example.org"] == "Medi-Cal ECM and Community Supports referral team"
+    assert found["appeals@example.org"] == "Provider Appeals"  # no department word, yet a name
+    assert found["503-555-0151"] == "SIU"
+    assert found["503-555-0105"] == "KP Online Affiliate help desk"
+    assert found["pcp@example.org"] is None  # "the member's primary care physician" is no desk
+    assert found["503-555-0199"] is None
+
+
 def test_fax_and_formats_as_printed():
     found = find_contacts("Fax requests to 503-555-0121. Call 1 (866) 686-4272 ext. 12 or 208.334.5795.")
     assert [(m.value, m.kind) for m in found] == [("503-555-0121", "fax"), ("1 (866) 686-4272 ext. 12", "phone"),
@@ -41,7 +57,8 @@ def _profiles(*texts: str) -> dict[str, list[str]]:
                     url=None, section=f"{n} Where to Send It", heading_path=("Where to Send It",), sections=(str(n),),
                     page=None, page_end=None, printed_page=None, region=None, edition=None, status="current",
                     doc_hash="h", chunk_hash=f"h{n}", n=n, token_count=50) for n, t in enumerate(texts, 1)]
-    snapshot = SimpleNamespace(contacts=extract_contacts(chunks), chunks={c.chunk_id: c for c in chunks})
+    snapshot = SimpleNamespace(contacts=extract_contacts(chunks), chunks={c.chunk_id: c for c in chunks},
+                               documents={"doc": SimpleNamespace(chunk_ids=[c.chunk_id for c in chunks])})
     labels: dict[str, list[str]] = {}
     for p in build_profiles(snapshot):
         labels.setdefault(p.contact.value, []).append(p.department)
@@ -61,3 +78,10 @@ def test_a_contact_is_named_after_its_own_department_not_the_row_above_or_its_se
     # a sentence without a name borrows the name printed beside the same address elsewhere
     assert labels["nw-relations@example.org"] == ["Provider Contracting and Relations"] * 2
     assert labels["503-555-0121"] == ["Referral and Authorization Department"]  # "(fax ...)" after its phone
+
+
+def test_an_acronym_name_is_spelled_out_as_its_document_defines_it():
+    labels = _profiles("Members leaving incarceration: Justice Involved Liaison (JIL) helps them keep their care.",
+                       "Contact the JIL at jil@example.org or 626-555-0100.")
+    assert labels["jil@example.org"] == ["Justice Involved Liaison (JIL)"]
+    assert labels["626-555-0100"] == ["Justice Involved Liaison (JIL)"]  # printed right after, same desk
