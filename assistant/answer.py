@@ -5,7 +5,7 @@ connective templates."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,12 +50,21 @@ class Picked:
     score: float
 
 
-def candidate_sentences(hits: Sequence[Hit], limit: int = 6) -> list[Sentence]:
+def candidate_sentences(hits: Sequence[Hit], limit: int = 6,
+                        context: Callable[[Chunk], Sequence[Chunk]] | None = None) -> list[Sentence]:
+    """The sentences of the top ``limit`` hits, and of the rest of each hit's section that ``context`` gives
+    (ranked as if one place lower than the hit), each with the chunk it comes from."""
     out: list[Sentence] = []
+    seen: set[str] = set()
     for rank, hit in enumerate(hits[:limit]):
-        for pos, text in enumerate(quotable_sentences(hit.chunk.text)):
-            if 12 <= len(text) <= 600 and not _is_heading_echo(text, hit.chunk):
-                out.append(Sentence(text, hit.chunk, rank, pos))
+        around = context(hit.chunk) if context else ()
+        for chunk, chunk_rank in [(hit.chunk, rank), *((c, rank + 1) for c in around)]:
+            if chunk.chunk_id in seen:
+                continue
+            seen.add(chunk.chunk_id)
+            for pos, text in enumerate(quotable_sentences(chunk.text)):
+                if 12 <= len(text) <= 600 and not _is_heading_echo(text, chunk):
+                    out.append(Sentence(text, chunk, chunk_rank, pos))
     return out
 
 
@@ -103,7 +112,8 @@ def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, u
 
 def pick_sentences(hits: Sequence[Hit], question: str, query: str, idf: dict[str, float], *,
                    urgent: bool = False, vectors: SentenceVectors | None = None,
-                   question_vector: np.ndarray | None = None) -> list[Picked]:
+                   question_vector: np.ndarray | None = None,
+                   context: Callable[[Chunk], Sequence[Chunk]] | None = None) -> list[Picked]:
     """The few sentences that answer: the best, then others close to it, at most ``PER_CHUNK`` per chunk. With
     sentence vectors and the question's vector, meaning counts beside shared words."""
     weights = {t: idf.get(t, 1.0) for t in domain_tokens(query) if t not in STOPWORDS and len(t) > 2}
@@ -114,7 +124,7 @@ def pick_sentences(hits: Sequence[Hit], question: str, query: str, idf: dict[str
         return MEANING_WEIGHT * (vectors.similarity(question_vector, s.text) or 0.0)
 
     scored = sorted((Picked(s, score_sentence(s, weights, question, urgent, meaning(s)))
-                     for s in candidate_sentences(hits)), key=lambda p: -p.score)
+                     for s in candidate_sentences(hits, context=context)), key=lambda p: -p.score)
     if not scored:
         return []
     best = scored[0].score

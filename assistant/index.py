@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from assistant.catalog import Catalog, DocumentRecord
@@ -9,6 +10,8 @@ from assistant.errors import IndexNotReady
 from assistant.schema import Chunk, Contact
 from assistant.settings import Settings
 from assistant.store import ChromaStore, ChunkIndex
+
+_NUMBERED = re.compile(r"^\d+(\.\d+)*\s")  # a numbered section's title ("8.10 Initial Credentialing")
 
 
 @dataclass
@@ -46,3 +49,17 @@ class IndexSnapshot:
         ordered = sorted((self.chunks[i] for i in ids if i in self.chunks), key=lambda c: c.n)
         pos = next((i for i, c in enumerate(ordered) if c.chunk_id == chunk.chunk_id), 0)
         return ordered[max(0, pos - before): pos + after + 1]
+
+    def section_context(self, chunk: Chunk) -> list[Chunk]:
+        """What else of its section a chunk needs to answer: the chunks before and after it that continue the
+        same section (a long section is cut in several), and the next chunk when it opens a subsection of the
+        chunk's section ("4.6 How to Request an Authorization", then "4.6.1 What to Include")."""
+        number = chunk.section.split()[0] if _NUMBERED.match(chunk.section) else None
+        out = []
+        for c in self.neighbours(chunk):
+            if c.chunk_id == chunk.chunk_id:
+                continue
+            child = number is not None and c.n > chunk.n and c.section.split()[0].startswith(number + ".")
+            if c.section == chunk.section or child:
+                out.append(c)
+        return out

@@ -268,7 +268,8 @@ class Assistant:
         picked = order_for_reading(pick_sentences(hits, prepared.question, prepared.retrieval.query,
                                                   self.retriever.idf, urgent=prepared.urgent,
                                                   vectors=self.sentence_vectors,
-                                                  question_vector=prepared.question_vector))
+                                                  question_vector=prepared.question_vector,
+                                                  context=self.snapshot.section_context))
         citations, sentences = cite([(p.sentence.chunk, p.sentence.text) for p in picked])
         routed = self.router.route(prepared.question, prepared.retrieval.query, hits, prepared.region,
                                    superseded=hits[0].chunk.status == "superseded",

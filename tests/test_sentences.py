@@ -103,3 +103,37 @@ def test_a_time_question_prefers_a_sentence_stating_a_time_even_spelled_out():
                      "how much notice does the interpreter need", "how far ahead do we book an interpreter?"):
         assert score_sentence(spelled, words, question, urgent=False) > score_sentence(none, words, question,
                                                                                       urgent=False), question
+
+
+def test_a_hit_brings_the_rest_of_its_section_with_each_sentence_cited_to_its_own_chunk():
+    """A section's lead-in ("requests go to the desk below") is found; what to include is in its first
+    subsection, the next chunk; a long section's second chunk continues it. Neither a sibling section nor a
+    subsection of another section comes along."""
+    from types import SimpleNamespace
+
+    from assistant.answer import candidate_sentences
+    from assistant.index import IndexSnapshot
+    from assistant.retrieval import Hit
+    from assistant.schema import Chunk
+
+    def chunk(n: int, section: str, text: str) -> Chunk:
+        return Chunk(chunk_id=f"c{n}", doc_id="doc", doc_title="Manual", text=text, embed_text=text,
+                     source_path="m.pdf", url=None, section=section, heading_path=(section,),
+                     sections=(section.split()[0],), page=n, page_end=n, printed_page=str(n), region=None,
+                     edition=None, status="current", doc_hash="h", chunk_hash=f"h{n}", n=n, token_count=40)
+
+    chunks = [chunk(0, "4.5 Referrals", "Referrals are written by the primary care physician."),
+              chunk(1, "4.6 How to Request", "Send every authorization request to the desk named below."),
+              chunk(2, "4.6.1 What to Include", "Include the diagnosis code and the clinical notes."),
+              chunk(3, "4.7 Decisions", "Standard requests are decided within 14 calendar days."),
+              chunk(4, "4.7 Decisions", "Expedited requests are decided within 72 hours.")]
+    snapshot = IndexSnapshot("col", None, {c.chunk_id: c for c in chunks},  # type: ignore[arg-type]
+                             {"doc": SimpleNamespace(chunk_ids=[c.chunk_id for c in chunks])}, [])  # type: ignore[dict-item]
+    assert [c.chunk_id for c in snapshot.section_context(chunks[1])] == ["c2"]  # its subsection, not 4.5
+    assert [c.chunk_id for c in snapshot.section_context(chunks[2])] == []  # 4.6.1 does not bring 4.7
+    assert [c.chunk_id for c in snapshot.section_context(chunks[4])] == ["c3"]  # the same section, cut in two
+    found = candidate_sentences([Hit(chunks[1], 1.0, 0.5, 1.0)], context=snapshot.section_context)
+    assert [(s.text, s.chunk.chunk_id, s.rank) for s in found] == [
+        ("Send every authorization request to the desk named below.", "c1", 0),
+        ("Include the diagnosis code and the clinical notes.", "c2", 1)]
+    assert [s.chunk.chunk_id for s in candidate_sentences([Hit(chunks[1], 1.0, 0.5, 1.0)])] == ["c1"]
