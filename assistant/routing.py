@@ -95,7 +95,8 @@ def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
         after = text[at + len(contact.value):min(next_start, at + 300)]
         follows = (contact.chunk_id, prev_end) if _JOINS_PREVIOUS.fullmatch(before) else None
         ends.setdefault((contact.chunk_id, at + len(contact.value)), len(mentions))
-        mentions.append(_Mention(contact, guess_department(_own_words(before)) or "", cell_label(before),
+        name = spelled_out(guess_department(_own_words(before)) or "", snapshot, contact)
+        mentions.append(_Mention(contact, name, cell_label(before),
                                  f"{before} {after}", follows))
     named: dict[str, Counter[str]] = {}
     rows: dict[str, Counter[str]] = {}
@@ -105,7 +106,6 @@ def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
         if m.cell and m.in_table:
             rows.setdefault(m.contact.value.lower(), Counter())[m.cell] += 1
     names = [_usual_name(m.name, named.get(m.contact.value.lower(), Counter())) for m in mentions]
-    names = [spelled_out(name, snapshot, m.contact) for name, m in zip(names, mentions, strict=True)]
 
     def own_label(i: int) -> str:
         m = mentions[i]
@@ -122,17 +122,19 @@ def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
     for i, m in enumerate(mentions):
         partner = ends.get(m.follows) if m.follows else None
         label = names[i] or (own_label(partner) if partner is not None and partner != i else "") or own_label(i)
-        profiles.append(ContactProfile(m.contact, label or m.contact.section.lstrip("0123456789. ") or "Contact",
-                                       m.text))
+        label = _TRAILING_ACRONYM.sub("", label or m.contact.section.lstrip("0123456789. ")) or "Contact"
+        profiles.append(ContactProfile(m.contact, label, m.text))
     return profiles
 
 
 _ACRONYM = re.compile(r"[A-Z][A-Z0-9&/]{1,7}")
+# "Justice Involved Liaison (JIL)" is the desk other rows call "Justice Involved Liaison"
+_TRAILING_ACRONYM = re.compile(r"(?<=\w)\s+\([A-Z][A-Z0-9&/]{1,7}\)$")
 
 
 def spelled_out(name: str, snapshot: IndexSnapshot, contact: Contact) -> str:
-    """An acronym name ("JIL", "SIU") with its words, as its passage or document defines it ("Justice Involved
-    Liaison (JIL)"); any other name as it is."""
+    """An acronym name ("JIL", "SIU") in words, as its passage or document defines it ("Justice Involved
+    Liaison"), so it is the name other passages print beside the same contact; any other name as it is."""
     if not _ACRONYM.fullmatch(name):
         return name
     chunk = snapshot.chunks.get(contact.chunk_id)
@@ -143,7 +145,7 @@ def spelled_out(name: str, snapshot: IndexSnapshot, contact: Contact) -> str:
             at = text.find(f"({name})")
             expansion = parenthetical_expansion(text[max(0, at - 120):at], name) if at >= 0 else None
             if expansion:
-                return f"{expansion} ({name})"
+                return expansion
     return name
 
 
@@ -189,8 +191,10 @@ def cell_label(before: str) -> str:
 
 _CONTACT_SECTION = re.compile(r"contact|whom to|questions|help", re.IGNORECASE)
 # words any department's name may carry, which say nothing about what it handles (stopwords go anyway)
+# (nor do a region's names: "Medi-Cal provider team" is not the desk for every Medi-Cal question)
 _GENERIC_NAME = frozenset(domain_tokens("kp kaiser permanente northwest department services unit team line office "
-                                        "desk help program customer provider contacts center key same"))
+                                        "desk help program customer provider contacts center key same "
+                                        "medi-cal medi cal california oregon washington"))
 COMMON_SHARE = 0.25  # a name word printed in more than this share of passages ("member", "claim") names nothing
 
 

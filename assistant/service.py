@@ -269,7 +269,8 @@ class Assistant:
                                                   self.retriever.idf, urgent=prepared.urgent,
                                                   vectors=self.sentence_vectors,
                                                   question_vector=prepared.question_vector,
-                                                  context=self.snapshot.section_context))
+                                                  context=self.snapshot.section_context,
+                                                  common=self.answerability.common))
         citations, sentences = cite([(p.sentence.chunk, p.sentence.text) for p in picked])
         routed = self.router.route(prepared.question, prepared.retrieval.query, hits, prepared.region,
                                    superseded=hits[0].chunk.status == "superseded",
