@@ -105,6 +105,29 @@ def test_a_time_question_prefers_a_sentence_stating_a_time_even_spelled_out():
                                                                                       urgent=False), question
 
 
+def test_a_table_row_about_something_else_gives_way_to_the_row_asked_for():
+    from assistant.answer import OFF_TOPIC_ROW, Sentence, score_sentence
+    from assistant.schema import Chunk
+
+    chunk = Chunk(chunk_id="c1", doc_id="portal", doc_title="Medi-Cal portal", text="", embed_text="",
+                  source_path="p.html", url=None, section="Contacts", heading_path=("Contacts",), sections=(),
+                  page=None, page_end=None, printed_page=None, region="California", edition=None, status="current",
+                  doc_hash="h", chunk_hash="h1", n=0, token_count=40)
+    words = {"medi": 1.0, "cal": 1.0, "jail": 3.0, "release": 3.0}
+    distinctive = frozenset({"jail", "release"})  # the question's words without place names
+    other_row = Sentence("Medi-Cal State Programs | programs@example.org | General Medi-Cal questions", chunk, 0, 0)
+    asked_row = Sentence("Justice Involved Liaison | jil@example.org | Members leaving jail on release", chunk, 0, 1)
+    question = "who helps a medi-cal member after jail release?"
+    plain = score_sentence(other_row, words, question, urgent=False)
+    penalised = score_sentence(other_row, words, question, urgent=False, distinctive=distinctive)
+    assert penalised == plain - OFF_TOPIC_ROW
+    assert score_sentence(asked_row, words, question, urgent=False, distinctive=distinctive) == \
+        score_sentence(asked_row, words, question, urgent=False)  # a row sharing a distinctive word keeps its score
+    prose = Sentence("General Medi-Cal questions go to the State Programs team.", chunk, 0, 2)
+    assert score_sentence(prose, words, question, urgent=False, distinctive=distinctive) == \
+        score_sentence(prose, words, question, urgent=False)  # only table rows are judged this way
+
+
 def test_a_hit_brings_the_rest_of_its_section_with_each_sentence_cited_to_its_own_chunk():
     """A section's lead-in ("requests go to the desk below") is found; what to include is in its first
     subsection, the next chunk; a long section's second chunk continues it. Neither a sibling section nor a
