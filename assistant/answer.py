@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answerability import DURATION_GIVEN, DURATION_WORDS
+from assistant.answerability import DURATION_GIVEN, DURATION_WORDS, region_tokens
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.lexical import STOPWORDS
 from assistant.retrieval import Hit, domain_tokens
@@ -38,8 +38,6 @@ MEANING_WEIGHT = 2.0  # tuned on the corpus questions: term recall 0.51 -> 0.55
 # words is another row of the same table: every row of a contact table is about as close in meaning to "who
 # helps with X", and they crowded out the row for X (corpus follow-up 0.714 -> 0.743, term recall 0.658 -> 0.663)
 OFF_TOPIC_ROW = 0.3
-# words naming a region or the plan: in a Medi-Cal question, every California row says "Medi-Cal"
-_PLACE_WORDS = frozenset(domain_tokens("medi-cal medi cal california oregon washington northwest kaiser permanente kp"))
 
 
 @dataclass(frozen=True)
@@ -127,8 +125,9 @@ def pick_sentences(hits: Sequence[Hit], question: str, query: str, idf: dict[str
     """The few sentences that answer: the best, then others close to it, at most ``PER_CHUNK`` per chunk. With
     sentence vectors and the question's vector, meaning counts beside shared words."""
     weights = {t: idf.get(t, 1.0) for t in domain_tokens(query) if t not in STOPWORDS and len(t) > 2}
-    # what the question is about: its words but those most passages use (``common``) and place names
-    distinctive = frozenset(t for t in weights if t not in common and t not in _PLACE_WORDS)
+    # what the question is about: its words but those most passages use (``common``: "kp", "member") and region
+    # names (in a Medi-Cal question, every California row says "Medi-Cal")
+    distinctive = frozenset(weights.keys() - common - region_tokens(query))
 
     def meaning(s: Sentence) -> float:
         if vectors is None or question_vector is None:

@@ -82,6 +82,13 @@ _UNIT_NAMES = {"min": "minute", "hr": "hour", "wk": "week", "mo": "month", "yr":
 # a region's name ("Medi-Cal", "Oregon"): it says where, not what (program names such as ECM or EPSDT do say what)
 _REGION_NAME = re.compile(r"\b(medi[-\s]cal|(?-i:MediCal)|california|calif|ca|oregon|washington|northwest|nw|"
                           r"portland|vancouver)\b", re.IGNORECASE)
+
+
+def region_tokens(text: str) -> set[str]:
+    """The tokens of the region names a text uses ("Medi-Cal" -> medi, cal): they say where, not what."""
+    return {t for m in _REGION_NAME.finditer(text) for t in domain_tokens(m.group())}
+
+
 # Words that say how a question asks ("how many days do we have"), not what it is about.
 _FRAME_WORDS = frozenset(domain_tokens(
     "many much long need needs get gets take takes have has every each per within time limit days hours minutes "
@@ -213,9 +220,9 @@ class Answerability:
         and lay words in the manual's terms; without the words of its frame ("how many days"), of a region
         ("Medi-Cal", "Oregon") and those most passages use."""
         words = self.vocabulary.expand(question, phrases=False)
-        region_words = {t for m in _REGION_NAME.finditer(words) for t in domain_tokens(m.group())}
+        places = region_tokens(words)
         return {t for t in domain_tokens(words) if len(t) > 2 and t not in STOPWORDS and t not in _FRAME_WORDS
-                and t not in self.common and t not in region_words}
+                and t not in self.common and t not in places}
 
     def stated_about(self, question: str, given: re.Pattern[str], evidence: Sequence[Chunk],
                      fallback: str = "") -> bool:
