@@ -10,24 +10,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answerability import DURATION_GIVEN, DURATION_WORDS, region_tokens
+from assistant.answerability import region_tokens
+from assistant.asks import ASKS_CONTACT, ASKS_TIME, TIME_GIVEN
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.lexical import STOPWORDS
 from assistant.retrieval import Hit, domain_tokens
 from assistant.schema import Chunk
 from assistant.sentences import SentenceVectors, quotable_sentences
 
-# a time in a sentence, numbers spelled out too ("at least three business days before")
-_TIME = re.compile(DURATION_GIVEN.pattern + r"|\bwithin\b", re.IGNORECASE)
 _ACTION = re.compile(r"^(?:call|send|submit|e-?mail|fax|mail|notify|report|contact|complete|return|sign|include|"
                      r"use|file|request|verify|attach|obtain|keep|ask|refer|tell|write|give|log in|sign in|go to)\b|"
                      r"\b(?:must|should|need to|are required to|is required to)\b", re.IGNORECASE)
-_ASKS_TIME = re.compile(r"\bhow (long|soon|quickly|fast|late|early|often|far (ahead|in advance)|"
-                        r"much (time|notice|lead time|advance))\b"
-                        rf"|\bhow many (\w+ )?{DURATION_WORDS}\b"
-                        r"|\bwhen\b|\bdeadline|\btime ?(limit|frame)|\bwithin\b|\bdays?\b|\bhours?\b", re.IGNORECASE)
-_ASKS_CONTACT = re.compile(r"\bwho\b|\bcall\b|\bphone\b|\bnumber\b|\be-?mail\b|\bfax\b|\bcontact\b|\breach\b|"
-                           r"\bsend\b|\bsubmit\b|\bwhere\b|\baddress\b|\btalk to\b|\bline\b", re.IGNORECASE)
 MAX_SENTENCES = 4
 # sentences one passage may give: a flattened table's rows are sentences too, and 2 left out the row asked
 # for ("Expedited pre-service 72 hours") behind the table's lead-in (3: corpus passed 0.620 -> 0.624, real
@@ -104,9 +97,9 @@ def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, u
     overlap = (sum(w for t, w in query_tokens.items() if t in tokens)
                + 0.6 * sum(w for t, w in query_tokens.items() if t in context)) / total
     score = overlap + meaning + 0.25 / (1 + s.rank) + 0.04 / (1 + s.position)
-    if _ASKS_TIME.search(question) and _TIME.search(s.text):
+    if ASKS_TIME.search(question) and TIME_GIVEN.search(s.text):
         score += 0.25
-    if _ASKS_CONTACT.search(question) and (PHONE_RE.search(s.text) or EMAIL_RE.search(s.text)):
+    if ASKS_CONTACT.search(question) and (PHONE_RE.search(s.text) or EMAIL_RE.search(s.text)):
         score += 0.2
     if urgent and re.search(r"\b(notify|report|immediately|within 24 hours|call)\b", s.text, re.IGNORECASE):
         score += 0.3

@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from assistant.asks import DURATION_GIVEN, DURATION_WORDS, NUMBER_WORD
 from assistant.lexical import STOPWORDS
 from assistant.lexicon import LAY_TERMS
 from assistant.retrieval import GLOSSARY_SECTION, domain_tokens, region_of
@@ -59,21 +60,12 @@ _MONEY_ASKED = re.compile(
     re.IGNORECASE)
 _MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d+(\.\d+)?\s?(%|percent)|\bdollars?\b|\bcents?\b", re.IGNORECASE)
 
-DURATION_WORDS = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|mos?|years?|yrs?)"
 _DURATION_ASKED = re.compile(
     r"\bhow (long|soon|fast|quickly|early|often)\b|\bby when\b|\bwithin how\b"
     rf"|\bhow many (\w+ )?{DURATION_WORDS}\b"
     # "the $ cutoff" and "the dollar cutoff" are amounts, not times
     r"|(?<!\$ )(?<!\$)(?<!dollar )\b(time ?limit|time ?frame|deadline|cut-?off|turn-?around|filing limit)\b"
     rf"|\b(every|within|after|before)\s+\d+\s+(calendar |business |working )?{DURATION_WORDS}\b",
-    re.IGNORECASE)
-_NUMBER_WORD = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|" \
-               r"thirty|forty[- ]five|sixty|ninety|a|an)"
-DURATION_GIVEN = re.compile(  # a time stated: "within 30 days", "three business days", "annually"
-    rf"\b{_NUMBER_WORD}[- ]?(\(\d+\)\s*)?(calendar |business |working |full )?"
-    r"(minutes?|hours?|days?|weeks?|months?|years?)\b"
-    r"|\b(immediately|same[- ]day|next (business |working )?day|annual(ly)?|yearly|quarterly|monthly|weekly|daily|"
-    r"promptly|without delay|at once|each year|every year|before the (service|visit|admission))\b",
     re.IGNORECASE)
 
 # "how many hours" is answered by a number of hours, not by "within 30 days"
@@ -94,7 +86,7 @@ _FRAME_WORDS = frozenset(domain_tokens(
     "many much long need needs get gets take takes have has every each per within time limit days hours minutes "
     "weeks months years mins hrs wks mos yrs day hour minute week month year min hr wk mo yr calendar business "
     "working more total extra additional full deadline timeframe notice due"))
-_UNIT_GIVEN = {unit: re.compile(rf"\b{_NUMBER_WORD}[- ]?(\(\d+\)\s*)?(calendar |business |working |full )?{unit}s?\b",
+_UNIT_GIVEN = {unit: re.compile(rf"\b{NUMBER_WORD}[- ]?(\(\d+\)\s*)?(calendar |business |working |full )?{unit}s?\b",
                                 re.IGNORECASE)
                for unit in ("minute", "hour", "day", "week", "month", "year")}
 

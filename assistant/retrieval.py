@@ -12,14 +12,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.adapter import QueryAdapter, unit_rows
+from assistant.asks import asked_kinds, given_kinds
 from assistant.embeddings import Embedder, embed_queries
 from assistant.index import IndexSnapshot
 from assistant.lexical import STOPWORDS, LexicalIndex, plain_tokens
 from assistant.schema import Chunk
 from assistant.vocabulary import Vocabulary
 
-_OLD_EDITION = re.compile(r"\b(old|older|previous|outdated|superseded|former|used to be|back in|"
-                          r"19\d\d|20(?:0\d|1\d|2[0-4]))\b", re.IGNORECASE)
+# "the old manual", "previous rules", "under the 2018 book"; not "old charts", "a 10 yr old" or "ignore all
+# previous instructions", which ask about records, a child or nothing
+_OLD_EDITION = re.compile(r"\b(outdated|superseded|used to be|back then|19\d\d|20(?:0\d|1\d|2[0-4]))\b"
+                          r"|\b(old|older|previous|prior|former|earlier)\s+(?:[\w-]+\s+){0,2}?(manual|book|section|"
+                          r"edition|version|rules?|polic(y|ies)|guide|handbook|cheat ?sheet|numbers?|fax|forms?|"
+                          r"process|requirements?|timelines?|time ?frames?|deadlines?)\b", re.IGNORECASE)
 _CURRENT_EDITION = re.compile(r"\b(now|current(ly)?|today|latest|newest|new|still (good|valid|ok|right|correct)|"
                               r"these days|this year|20(?:2[5-9]))\b", re.IGNORECASE)
 # a glossary's section title ("13.4 Terms D to E", "Definitions"): it defines words, it rarely answers
@@ -31,6 +36,10 @@ _DEFINITION_ASKED = re.compile(r"\b(stands? for|what(?:'|’)?s an?\b|what is an
                                r"acronym|abbreviat)", re.IGNORECASE)
 GLOSSARY_FACTOR = 0.6  # a glossary entry defines a word; it rarely says what to do (tried 0.3: same results)
 SECTION_BOOST = 1.5  # a follow-up most often asks about the section the last answer cited, or one next to it
+# A passage that gives the kind of answer asked for (a time for "how long", a phone number or e-mail for "who do
+# I call") is preferred by this factor per kind: corpus hit@5 0.830 -> 0.847, real 0.797 -> 0.805. 1.3 found
+# one more corpus section but lost a follow-up turn; 1.4 lost three turns and abstention recall.
+ANSWER_KIND_BOOST = 1.2
 EXACT_LIMIT = 50_000  # chunks searched exactly (50,000 x 384 float32 is 77 MB and 10-15 ms a question; 460 take 0.1 ms)
 
 
@@ -136,6 +145,7 @@ class HybridRetriever:
         self.feedback_docs = feedback_docs
         self.position = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.glossary = {c.chunk_id for c in self.chunks if GLOSSARY_SECTION.search(c.section)}
+        self.gives = {c.chunk_id: given_kinds(c.text) for c in self.chunks}
         self.lexical = LexicalIndex([search_text(c) for c in self.chunks], domain_tokens)
         df: Counter[str] = Counter()
         self.chunk_tokens: list[set[str]] = []
@@ -149,10 +159,13 @@ class HybridRetriever:
 
     def search(self, query: str, *, k: int = 10, region: str | None = None, old_edition: bool | None = None,
                boost_docs: Iterable[str] = (), boost_sections: Iterable[tuple[str, str]] = (),
-               exclude_superseded: bool = False, also_embed: str | None = None) -> Retrieval:
+               exclude_superseded: bool = False, also_embed: str | None = None,
+               asking: str | None = None) -> Retrieval:
         """The top ``k`` chunks (then the rest of the candidates). ``boost_docs`` and ``boost_sections`` (doc id,
         section) are what the previous answer cited, preferred for a follow-up. ``also_embed`` is a second
-        text to embed in the same pass as the query (the answerer compares the question with sentences)."""
+        text to embed in the same pass as the query (the answerer compares the question with sentences). ``asking``
+        is the text that says what kind of answer is wanted (a follow-up's own words, not the topic it carries
+        over); by default the query."""
         expanded = self.vocabulary.expand(query)
         wants_old = wants_old_edition(query) if old_edition is None else old_edition
         vectors = embed_queries(self.embedder, [expanded] if also_embed is None else [expanded, also_embed])
@@ -166,6 +179,7 @@ class HybridRetriever:
         boosted = set(boost_docs)
         near = set(boost_sections)
         define = bool(_DEFINITION_ASKED.search(query))
+        asked = asked_kinds(query if asking is None else asking)
         fused: list[Hit] = []
         for cid in set(dense_rank) | set(lexical_rank):
             chunk = self.snapshot.chunks[cid]
@@ -175,6 +189,7 @@ class HybridRetriever:
             if cid in lexical_rank:
                 score += self.lexical_weight / (self.rrf_k + lexical_rank[cid])
             score *= self._preference(chunk, region, wants_old, boosted, near, define)
+            score *= ANSWER_KIND_BOOST ** len(asked & self.gives[cid])
             if exclude_superseded and chunk.status == "superseded" and not wants_old:
                 continue
             fused.append(Hit(chunk, score, dense_score.get(cid, 0.0), float(lexical_scores[self.position[cid]])))

@@ -196,7 +196,7 @@ class Assistant:
             # sentence about e-mail, so its sentences are chosen by words and rank alone.
             own_words = None if follow else screened.question.replace("[redacted]", " ")
             retrieval = self.retriever.search(query, k=10, region=region, boost_docs=boost, boost_sections=near,
-                                              old_edition=old, also_embed=own_words)
+                                              old_edition=old, also_embed=own_words, asking=screened.question)
             question_vector = retrieval.also_vector
             if follow and len(plain_tokens(screened.question)) >= 3:
                 # the later turn may have moved on: its own words get a say beside the carried topic
@@ -265,7 +265,11 @@ class Assistant:
             contact = self._contact_answer(base, prepared, carried, kind)
             if contact is not None:
                 return contact
-        picked = order_for_reading(pick_sentences(hits, prepared.question, prepared.retrieval.query,
+        # an answer introduced as the superseded edition's quotes that edition only: a current page's sentence
+        # under that label would pass today's rule off as the old one, or the old one as today's
+        superseded = hits[0].chunk.status == "superseded"
+        quoted = [h for h in hits if h.chunk.status == "superseded"] if superseded else hits
+        picked = order_for_reading(pick_sentences(quoted, prepared.question, prepared.retrieval.query,
                                                   self.retriever.idf, urgent=prepared.urgent,
                                                   vectors=self.sentence_vectors,
                                                   question_vector=prepared.question_vector,
@@ -273,7 +277,7 @@ class Assistant:
                                                   common=self.answerability.common))
         citations, sentences = cite([(p.sentence.chunk, p.sentence.text) for p in picked])
         routed = self.router.route(prepared.question, prepared.retrieval.query, hits, prepared.region,
-                                   superseded=hits[0].chunk.status == "superseded",
+                                   superseded=superseded,
                                    previous=prepared.previous_contacts)
         if carried:  # "what's their email?": the department of the earlier answer, the kind asked for
             routed = [carried, *[r for r in routed if r.department != carried.department]][:2]
@@ -281,7 +285,7 @@ class Assistant:
         text = self._verified(self._write(prepared, sentences, citations, routed))
         top = hits[0].chunk
         intro = "Urgent: act now. " if prepared.urgent else ""
-        if top.status == "superseded":
+        if superseded:
             intro += f"From the superseded {top.edition or 'earlier'} edition ({top.doc_title}): "
         return {**base, "answer": intro + text, "citations": citations, "contacts": [r.to_dict() for r in routed],
                 "abstained": False, "category": categorize(top.doc_title, top.section)}
