@@ -124,10 +124,14 @@ def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
         label = names[i] or (own_label(partner) if partner is not None and partner != i else "") or own_label(i)
         label = _TRAILING_ACRONYM.sub("", label or m.contact.section.lstrip("0123456789. ")) or "Contact"
         profiles.append(ContactProfile(m.contact, label, m.text))
-    return profiles
+    # "KP Occupational Health Services" is the desk other rows call "Occupational Health Services"
+    labels = {p.department for p in profiles}
+    return [ContactProfile(p.contact, bare, p.text) if (bare := _PLAN_PREFIX.sub("", p.department)) in labels else p
+            for p in profiles]
 
 
 _ACRONYM = re.compile(r"[A-Z][A-Z0-9&/]{1,7}")
+_PLAN_PREFIX = re.compile(r"^(KP|Kaiser Permanente)\s+(?=\S)")
 # "Justice Involved Liaison (JIL)" is the desk other rows call "Justice Involved Liaison"
 _TRAILING_ACRONYM = re.compile(r"(?<=\w)\s+\([A-Z][A-Z0-9&/]{1,7}\)$")
 
@@ -363,10 +367,34 @@ class ContactRouter:
             o = other.contact
             if o.chunk_id == c.chunk_id and o.kind not in by_kind and other.department == profile.department:
                 by_kind[o.kind] = o.value
+        if not {"phone", "email"} <= by_kind.keys():
+            # the passage prints the desk's e-mail only (or phone only): where its document prints this value
+            # beside the other one under the same name (its contact table), that passage is the source instead
+            fuller = self._fuller(profile, set(by_kind))
+            if fuller is not None:
+                return self._with_siblings(fuller, score)
         purpose = _TABLE_CELL.sub(" ", c.context).strip()
         return Routed(department=profile.department, phone=by_kind.get("phone"), email=by_kind.get("email"),
                       fax=by_kind.get("fax"), purpose=purpose, region=_region(c, self.snapshot),
                       source_chunk_id=c.chunk_id, doc_id=c.doc_id, score=score)
+
+
+    def _fuller(self, profile: ContactProfile, kinds: set[str]) -> ContactProfile | None:
+        """The same desk and value printed in another current passage of the same document together with a
+        phone or e-mail ``kinds`` lacks, or None."""
+        c = profile.contact
+        best: tuple[int, ContactProfile] | None = None
+        for other in self.profiles:
+            o = other.contact
+            if o.value != c.value or o.chunk_id == c.chunk_id or o.doc_id != c.doc_id \
+                    or other.department != profile.department or self._superseded(o):
+                continue
+            there = {p.contact.kind for p in self.profiles
+                     if p.contact.chunk_id == o.chunk_id and p.department == profile.department}
+            gained = len(({"phone", "email"} & there) - kinds)
+            if gained and (best is None or gained > best[0]):
+                best = (gained, other)
+        return best[1] if best else None
 
 
 # words of many desks' names: "Medi-Cal provider team" and "Medi-Cal ECM ... referral team" share two of them and

@@ -395,6 +395,19 @@ def test_sections_related_to_a_cited_one():
     assert not related_sections("p", "How to refer a member", "p", "What happens after a referral")
 
 
+def test_a_desk_whose_passage_prints_only_its_email_is_routed_from_where_both_are_printed(assistant):
+    """Section 10.7 prints only Occupational Health Services' e-mail (as "KP Occupational Health Services"); the
+    section's contact table prints its phone beside the same address. The desk is routed with both, by its
+    usual name, cited to the table, and still verified verbatim against that passage."""
+    answer = assistant.ask("worker hurt his back lifting at work. can we send the bill to his regular kp coverage?")
+    desk = answer["contacts"][0]
+    assert desk["department"] == "Occupational Health Services"
+    assert (desk["phone"], desk["email"]) == ("503-555-0170", "nw-occhealth@example.org")
+    source = assistant.snapshot.chunks[desk["source_chunk_id"]].text
+    assert desk["phone"] in source and desk["email"] in source
+    assert "KP Occupational Health Services" not in {p.department for p in assistant.router.profiles}
+
+
 def test_a_department_the_question_names_is_preferred(assistant, monkeypatch):
     """"Fraud investigation" names the Special Investigations Unit; printed beside the Compliance Hotline in
     the same passage, the hotline came first on rank alone."""
