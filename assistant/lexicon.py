@@ -48,6 +48,9 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
                 re.IGNORECASE), "timeframe within days"),
     (re.compile(r"\b(file|submit|send|bill)\w*\b.{0,30}\bclaims?\b", re.IGNORECASE), "claims filing"),
     (re.compile(r"\bget (it|this|them) back\b|\bpaid (twice|double)\b", re.IGNORECASE), "overpayment refund"),
+    # "once KP okays the referral", "can't OK an MRI", "okayed to see members": approval, not "is that ok?"
+    (re.compile(r"\bok(?:ay)?(?:s|ed|'?d)\b|\bok(?:ay)?\s+(?:an?|the|this|that|it|our|my|his|her|their)\b",
+                re.IGNORECASE), "approval authorization approved"),
 ]
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 

@@ -22,6 +22,7 @@ from assistant.asks import asked_kinds, given_kinds
 from assistant.category import categorize
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.index import IndexSnapshot
+from assistant.lexicon import lay_expansion
 from assistant.llm import ChatModelWriter, Source, grounding_problems
 from assistant.retrieval import Hit, HybridRetriever, Retrieval, detect_region, related_sections, wants_old_edition
 from assistant.safety import find_phi, screen
@@ -483,3 +484,14 @@ def test_an_abbreviation_that_is_an_everyday_word_is_expanded_only_in_capitals()
     capped = Vocabulary.learn(["A Corrective Action Process (CAP) follows an audit."])
     assert "corrective action process" not in capped.expand("is there a cap on visits?")
     assert "corrective action process" in capped.expand("what is a CAP?")
+
+
+@pytest.mark.parametrize(("question", "approval"), [
+    ("once kp okays sending a pt to us, how many months do we have", True),
+    ("member services says they cant OK an MRI for us", True),
+    ("new doc okayed to see kp pts yet?", True),
+    ("pt's 10 yr old wants to translate, is that ok?", False),  # permission, not an approval
+    ("ok so whats the filing limit", False),
+])
+def test_ok_as_a_verb_is_an_approval(question, approval):
+    assert ("authorization" in lay_expansion(question)) is approval
