@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answerability import region_tokens
-from assistant.asks import ASKS_CONTACT, ASKS_TIME, TIME_GIVEN
-from assistant.contacts import EMAIL_RE, PHONE_RE
+from assistant.asks import asked_kinds, given_kinds
 from assistant.lexical import STOPWORDS
 from assistant.retrieval import Hit, domain_tokens
 from assistant.schema import Chunk
@@ -97,9 +96,11 @@ def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, u
     overlap = (sum(w for t, w in query_tokens.items() if t in tokens)
                + 0.6 * sum(w for t, w in query_tokens.items() if t in context)) / total
     score = overlap + meaning + 0.25 / (1 + s.rank) + 0.04 / (1 + s.position)
-    if ASKS_TIME.search(question) and TIME_GIVEN.search(s.text):
+    wanted = asked_kinds(question)
+    given = given_kinds(s.text) if wanted else frozenset()
+    if "time" in wanted & given:
         score += 0.25
-    if ASKS_CONTACT.search(question) and (PHONE_RE.search(s.text) or EMAIL_RE.search(s.text)):
+    if "contact" in wanted & given:
         score += 0.2
     if urgent and re.search(r"\b(notify|report|immediately|within 24 hours|call)\b", s.text, re.IGNORECASE):
         score += 0.3

@@ -5,6 +5,7 @@ does."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from assistant.contacts import EMAIL_RE, PHONE_RE
 
@@ -27,6 +28,7 @@ ASKS_CONTACT = re.compile(r"\bwho\b|\bcall\b|\bphone\b|\bnumber\b|\be-?mail\b|\b
                           r"\bsend\b|\bsubmit\b|\bwhere\b|\baddress\b|\btalk to\b|\bline\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=256)  # the answerer asks it once per candidate sentence of the same question
 def asked_kinds(question: str) -> frozenset[str]:
     """The kinds of answer a question asks for: "time" ("how long do we have"), "contact" ("who do I call")."""
     kinds = set()

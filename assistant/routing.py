@@ -378,7 +378,6 @@ class ContactRouter:
                       fax=by_kind.get("fax"), purpose=purpose, region=_region(c, self.snapshot),
                       source_chunk_id=c.chunk_id, doc_id=c.doc_id, score=score)
 
-
     def _fuller(self, profile: ContactProfile, kinds: set[str]) -> ContactProfile | None:
         """The same desk and value printed in another current passage of the same document together with a
         phone or e-mail ``kinds`` lacks, or None."""
