@@ -132,7 +132,7 @@ class Assistant:
             except Exception:  # worse ranking, never no answer
                 log.exception("fitting the query adapter failed; searching with the model's own vectors")
         self.retriever = HybridRetriever(snapshot, embedder, self.vocabulary, adapter=adapter)
-        self.router = ContactRouter(snapshot, self.retriever.idf)
+        self.router = ContactRouter(snapshot, self.retriever.idf, sentences=self.sentence_vectors)
         self.conversations = conversations or ConversationStore(settings.data_dir / "conversations.sqlite3")
         self.writer = writer
         self.approved = approved
@@ -278,7 +278,8 @@ class Assistant:
         citations, sentences = cite([(p.sentence.chunk, p.sentence.text) for p in picked])
         routed = self.router.route(prepared.question, prepared.retrieval.query, hits, prepared.region,
                                    superseded=superseded,
-                                   previous=prepared.previous_contacts)
+                                   previous=prepared.previous_contacts,
+                                   question_vector=prepared.question_vector)
         if carried:  # "what's their email?": the department of the earlier answer, the kind asked for
             routed = [carried, *[r for r in routed if r.department != carried.department]][:2]
         routed = verify_contacts(routed, self.snapshot)

@@ -495,3 +495,15 @@ def test_an_abbreviation_that_is_an_everyday_word_is_expanded_only_in_capitals()
 ])
 def test_ok_as_a_verb_is_an_approval(question, approval):
     assert ("authorization" in lay_expansion(question)) is approval
+
+
+def test_the_desk_whose_row_means_what_the_question_asks_is_preferred(assistant, monkeypatch):
+    """Section 4.4 lists what needs prior authorization and also prints the Behavioral Health Access Line (for
+    mental health referrals); on rank alone that line was routed first for an imaging question. The contact
+    table's row for the Referral and Authorization Department is the one close in meaning to the question."""
+    question = "we need prior authorization for a CT scan, who do we contact"
+    assert assistant.ask(question)["contacts"][0]["phone"] == "503-555-0120"
+    meaning = assistant.router._meaning(np.asarray(assistant.embedder.embed_query(question), dtype=np.float32))
+    assert meaning is not None and meaning.max() == 1.0 and float(np.median(meaning)) == 0.0
+    monkeypatch.setattr(assistant.router, "meaning_weight", 0.0)
+    assert assistant.ask(question)["contacts"][0]["phone"] != "503-555-0120"
