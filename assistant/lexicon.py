@@ -39,6 +39,17 @@ LAY_TERMS: dict[str, str] = {
     "weekend": "weekend holiday", "holiday": "holiday weekend", "days": "days", "urgent": "expedited",
     "send": "submit", "turn": "submit return", "rush": "expedited", "asap": "expedited", "stat": "expedited",
     "pre": "prior", "hang": "keep retention",  # "pre-approval", "hang on to"
+    # office words for money, fraud and gifts
+    "padding": "inflated billing fraud", "padded": "inflated billing fraud", "upcoding": "coding fraud",
+    "kickback": "kickbacks fraud", "kickbacks": "kickbacks fraud", "voucher": "gifts", "vouchers": "gifts",
+    "giftcard": "gifts", "giftcards": "gifts", "freebies": "gifts", "max": "maximum", "afford": "cost sharing",
+    "stake": "ownership interest", "hardcopy": "paper",
+    # people and places
+    "interns": "students volunteers", "intern": "student volunteer", "helpers": "staff volunteers",
+    "operation": "surgery procedure", "renewal": "recredentialing", "protocols": "guidelines",
+    "protocol": "guidelines", "inspection": "site review audit", "inspect": "site review audit",
+    "pics": "images photographs", "photos": "images photographs", "lift": "transportation",
+    "ride": "transportation", "rides": "transportation", "freeze": "moratorium", "noshow": "missed appointment",
 }
 # Phrases whose meaning no single word carries ("how long do I have to ..." asks for a time limit). The words
 # added for one are the manual's for any time limit: "timely" and "limit" would pull the Timely Filing section
@@ -48,6 +59,25 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
                 re.IGNORECASE), "timeframe within days"),
     (re.compile(r"\b(file|submit|send|bill)\w*\b.{0,30}\bclaims?\b", re.IGNORECASE), "claims filing"),
     (re.compile(r"\bget (it|this|them) back\b|\bpaid (twice|double)\b", re.IGNORECASE), "overpayment refund"),
+    # everyday phrases for the manual's terms: "turned down" (denied), "on the hook" (responsible), "no-show"
+    # (missed appointment), "bump it up" (expedited), "let her go" (termination), "cuts the checks" (pays claims)
+    (re.compile(r"\bturn(?:s|ed)? (?:\w+ ){0,3}?down\b|\bkick(?:s|ed)? (?:it |them )?back\b", re.IGNORECASE),
+     "denied returned"),
+    (re.compile(r"\bon the hook\b|\bwho(?:'s| is) (?:liable|responsible)\b", re.IGNORECASE), "responsible liable"),
+    (re.compile(r"\bno[- ]?shows?\b|\b(?:skip|skips|skipped|miss|missed) (?:\w+ )?(?:appt|appointment)s?\b",
+                re.IGNORECASE), "missed appointment"),
+    (re.compile(r"\b(?:bump|bumped|move|moved|speed|sped) (?:\w+ ){0,3}?up\b", re.IGNORECASE), "expedited urgent"),
+    (re.compile(r"\b(?:let (?:\w+ ){0,3}?go|kick(?:ed)? (?:\w+ ){0,2}?(?:off|out))\b", re.IGNORECASE),
+     "terminate termination"),
+    (re.compile(r"\bwant out\b|\bget out of\b", re.IGNORECASE), "terminate termination agreement"),
+    (re.compile(r"\bcuts? (?:the |our )?checks?\b", re.IGNORECASE), "pays claims payment"),
+    (re.compile(r"\bwrite[- ]?ups?\b", re.IGNORECASE), "report"),
+    (re.compile(r"\bwhat time\b.{0,30}\b(?:close|open)|\bhours\b.{0,15}\b(?:open|close)", re.IGNORECASE),
+     "hours business hours"),
+    (re.compile(r"\bput (?:someone|somebody|him|her|them|(?:the |a )?(?:pts?|patients?|members?)) up\b",
+                re.IGNORECASE), "housing"),
+    (re.compile(r"%"), "percent"),
+    (re.compile(r"\bhard[- ]copy\b", re.IGNORECASE), "paper"),
     # "once KP okays the referral", "can't OK an MRI", "okayed to see members": approval, not "is that ok?"
     (re.compile(r"\bok(?:ay)?(?:s|ed|'?d)\b|\bok(?:ay)?\s+(?:an?|the|this|that|it|our|my|his|her|their)\b",
                 re.IGNORECASE), "approval authorization approved"),

@@ -497,6 +497,34 @@ def test_ok_as_a_verb_is_an_approval(question, approval):
     assert ("authorization" in lay_expansion(question)) is approval
 
 
+@pytest.mark.parametrize(("question", "words"), [
+    ("credentialing committee turned our new doc down, now what", "denied"),
+    ("the referral got kicked back twice", "denied"),
+    ("if the pt doesnt pay, who is on the hook", "responsible"),
+    ("can we charge for no-shows", "missed appointment"),
+    ("pt skipped her appt again", "missed appointment"),
+    ("how do we get the auth bumped up", "expedited"),
+    ("can i let my biller go for calling the hotline", "termination"),
+    ("how do we get out of our contract", "termination"),
+    ("who cuts the checks for self-funded members", "pays claims"),
+    ("what time does the claims line close", "business hours"),
+    ("can the plan put her up somewhere after discharge", "housing"),
+    ("what % counts as passing", "percent"),
+    ("they want a hard copy of the form", "paper"),
+])
+def test_everyday_phrases_add_the_manuals_words(question, words):
+    assert words in lay_expansion(question)
+
+
+@pytest.mark.parametrize("question", [
+    "let's go over the claim form", "can we put up a sign in the lobby", "turn the fax on",
+    "how long do we have to file", "is the lab open saturday",
+])
+def test_ordinary_phrases_add_none_of_those_words(question):
+    added = lay_expansion(question)
+    assert not any(w in added for w in ("termination", "housing", "denied", "business hours", "expedited"))
+
+
 def test_the_desk_whose_row_means_what_the_question_asks_is_preferred(assistant, monkeypatch):
     """Section 4.4 lists what needs prior authorization and also prints the Behavioral Health Access Line (for
     mental health referrals); on rank alone that line was routed first for an imaging question. The contact
