@@ -146,6 +146,7 @@ class HybridRetriever:
         self.position = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.glossary = {c.chunk_id for c in self.chunks if GLOSSARY_SECTION.search(c.section)}
         self.gives = {c.chunk_id: given_kinds(c.text) for c in self.chunks}
+        self.layout = section_layout(self.chunks)
         self.lexical = LexicalIndex([search_text(c) for c in self.chunks], domain_tokens)
         df: Counter[str] = Counter()
         self.chunk_tokens: list[set[str]] = []
@@ -246,7 +247,7 @@ class HybridRetriever:
             factor *= 0.55
         if chunk.doc_id in boosted:
             factor *= 1.3
-        if near and any(related_sections(chunk.doc_id, chunk.section, d, s) for d, s in near):
+        if near and any(related_sections(chunk.doc_id, chunk.section, d, s, self.layout) for d, s in near):
             factor *= SECTION_BOOST
         return factor
 
@@ -267,15 +268,35 @@ class HybridRetriever:
         return sum(w for t, w in weight.items() if t in found) / sum(weight.values())
 
 
-def related_sections(doc_a: str, a: str, doc_b: str, b: str) -> bool:
+Layout = dict[tuple[str, str], tuple[int, tuple[str, ...]]]
+
+
+def section_layout(chunks: Iterable[Chunk]) -> Layout:
+    """Each (document, section): its place among the document's sections and its heading path."""
+    out: Layout = {}
+    for c in sorted(chunks, key=lambda c: (c.doc_id, c.n)):
+        if (c.doc_id, c.section) not in out:
+            out[(c.doc_id, c.section)] = (sum(1 for d, _ in out if d == c.doc_id), tuple(c.heading_path))
+    return out
+
+
+def related_sections(doc_a: str, a: str, doc_b: str, b: str, layout: Layout | None = None) -> bool:
     """Same document and the same section, or numbered sections one inside the other ("8.10" and "8.10.3")
-    or side by side under one parent ("5.6" and "5.7"). Unnumbered sections relate only to themselves."""
+    or side by side under one parent ("5.6" and "5.7"). Unnumbered sections (a web page's headings), given the
+    ``layout``: one heading under the other, or the next heading under the same parent ("How to refer a
+    member", then "What happens after a referral"); without it they relate only to themselves."""
     if doc_a != doc_b:
         return False
     if a == b:
         return True
     if not (_NUMBERED.match(a) and _NUMBERED.match(b)):
-        return False
+        if layout is None or (doc_a, a) not in layout or (doc_b, b) not in layout:
+            return False
+        (i, path_a), (j, path_b) = layout[(doc_a, a)], layout[(doc_b, b)]
+        shorter = min(len(path_a), len(path_b))
+        if path_a[:shorter] == path_b[:shorter]:
+            return True  # one inside the other
+        return abs(i - j) == 1 and path_a[:-1] == path_b[:-1]
     na, nb = a.split()[0].split("."), b.split()[0].split(".")
     shorter = min(len(na), len(nb))
     return na[:shorter] == nb[:shorter] or (len(na) == len(nb) and na[:-1] == nb[:-1] and len(na) > 1)

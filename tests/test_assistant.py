@@ -393,7 +393,16 @@ def test_sections_related_to_a_cited_one():
     assert not related_sections("m", "8.10 Initial Credentialing", "other", "8.10 Initial Credentialing")
     assert not related_sections("m", "8 Compliance", "m", "9 Medicare")  # chapters are not neighbours
     assert not related_sections("m", "8.10.3 Timelines", "m", "8.11 Recredentialing")
-    assert not related_sections("p", "How to refer a member", "p", "What happens after a referral")
+    assert not related_sections("p", "How to refer a member", "p", "What happens after a referral")  # no layout
+    # a web page's headings, given where each sits: the next heading under the same parent, or one inside the other
+    layout = {("p", "Guide"): (0, ("Guide",)), ("p", "ECM"): (1, ("Guide", "ECM")),
+              ("p", "Who is eligible"): (2, ("Guide", "ECM", "Who is eligible")),
+              ("p", "How to refer a member"): (3, ("Guide", "How to refer a member")),
+              ("p", "What happens after a referral"): (4, ("Guide", "What happens after a referral"))}
+    assert related_sections("p", "How to refer a member", "p", "What happens after a referral", layout)
+    assert related_sections("p", "ECM", "p", "Who is eligible", layout)
+    assert not related_sections("p", "Who is eligible", "p", "How to refer a member", layout)  # next, not a sibling
+    assert not related_sections("p", "ECM", "p", "What happens after a referral", layout)  # siblings, not next
 
 
 def test_a_desk_whose_passage_prints_only_its_email_is_routed_from_where_both_are_printed(assistant):
@@ -441,6 +450,13 @@ def test_with_no_region_named_the_answers_region_chooses_the_desk(assistant):
     contacts = _follow_up_contacts(assistant, "pt has kp thru her job and is also on her husbands plan, which one "
                                    "pays first?", "so when kp is secondary what do i send with the claim")
     assert contacts[0]["phone"] == "503-555-0130" and contacts[0]["region"] == "Northwest", contacts
+
+
+def test_a_follow_up_naming_another_region_leaves_the_earlier_regions_desks(assistant):
+    """The earlier answer's Northwest interpreter line is not carried into a question about California."""
+    first = "deaf pt coming in next week needs ASL, does kp set up the interpreter?"
+    contacts = _follow_up_contacts(assistant, first, "what about our medi-cal members down in california?")
+    assert contacts and all(c["region"] != "Northwest" for c in contacts), contacts
 
 
 def _no_approximate_search(*args, **kwargs):
