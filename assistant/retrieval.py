@@ -274,9 +274,11 @@ Layout = dict[tuple[str, str], tuple[int, tuple[str, ...]]]
 def section_layout(chunks: Iterable[Chunk]) -> Layout:
     """Each (document, section): its place among the document's sections and its heading path."""
     out: Layout = {}
+    placed: Counter[str] = Counter()  # sections of each document placed so far
     for c in sorted(chunks, key=lambda c: (c.doc_id, c.n)):
         if (c.doc_id, c.section) not in out:
-            out[(c.doc_id, c.section)] = (sum(1 for d, _ in out if d == c.doc_id), tuple(c.heading_path))
+            out[(c.doc_id, c.section)] = (placed[c.doc_id], tuple(c.heading_path))
+            placed[c.doc_id] += 1
     return out
 
 
