@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from assistant.lexical import STOPWORDS
-from assistant.lexicon import lay_expansion
+from assistant.lexicon import LAY_TERMS, lay_expansion
 
 _GLOSSARY_ENTRY = re.compile(r"(?:^|\n|\. )([A-Z][A-Za-z0-9/&]{1,9})\s+(?:--|–|—)\s+([A-Z][^.\n]{3,80})\.")
 _PAREN_ABBR = re.compile(r"\(([A-Z][A-Za-z0-9/&]{1,9})\)")
@@ -95,9 +95,17 @@ class Vocabulary:
         corrected = [self.correct(t) for t in _WORD.findall(lowered)]
         extra += [c for t, c in zip(_WORD.findall(lowered), corrected, strict=True) if c != t]
         for token in dict.fromkeys(tokens):  # in question order: the expanded text must not vary by run
-            if token in self.abbreviations and (not english_word(token) or re.search(rf"\b{re.escape(token.upper())}\b",
-                                                                                       query)):
-                extra.extend(sorted(self.abbreviations[token]))
+            if token not in self.abbreviations:
+                continue
+            expansions = sorted(self.abbreviations[token])
+            written_upper = bool(re.search(rf"\b{re.escape(token.upper())}\b", query))
+            if token in LAY_TERMS and not written_upper:
+                # office shorthand in lower case ("pt", "pa") means what the office means (patient, prior
+                # authorization), not what a handbook abbreviates that way (physical therapy, physician assistant)
+                office = set(LAY_TERMS[token].lower().split())
+                expansions = [e for e in expansions if office & set(e.split())]
+            if not english_word(token) or written_upper:
+                extra.extend(expansions)
         for abbr, expansions in self.abbreviations.items():
             if any(e in lowered for e in expansions) and abbr not in tokens:
                 extra.append(abbr)

@@ -502,6 +502,18 @@ def test_an_abbreviation_that_is_an_everyday_word_is_expanded_only_in_capitals()
     assert "corrective action process" in capped.expand("what is a CAP?")
 
 
+def test_office_shorthand_in_lower_case_keeps_the_offices_meaning():
+    """An Idaho handbook abbreviates physical therapy as PT; an office writing "pt" means a patient. In lower
+    case the handbook's other meaning is not added (it pulled physical-therapy sections into every question
+    about a patient); in capitals both are; a handbook expansion that agrees with the office's is kept."""
+    vocabulary = Vocabulary.learn(["Physical Therapy (PT) visits need a referral. Kaiser Permanente (KP) pays."])
+    assert "physical therapy" not in vocabulary.expand("can we charge a pt for a missed appt?")
+    assert "patient" in vocabulary.expand("can we charge a pt for a missed appt?")
+    assert "physical therapy" in vocabulary.expand("our PT spent 6 minutes on a timed code")
+    assert vocabulary.expand("kp claims").count("kaiser permanente") == 1
+    assert "Kaiser Permanente" in vocabulary.expand("kp claims")
+
+
 @pytest.mark.parametrize(("question", "approval"), [
     ("once kp okays sending a pt to us, how many months do we have", True),
     ("member services says they cant OK an MRI for us", True),
