@@ -106,8 +106,8 @@ class Vocabulary:
                 expansions = [e for e in expansions if office & set(e.split())]
             if not english_word(token) or written_upper:
                 extra.extend(expansions)
-        for abbr, expansions in self.abbreviations.items():
-            if any(e in lowered for e in expansions) and abbr not in tokens:
+        for abbr, spelled in self.abbreviations.items():
+            if any(e in lowered for e in spelled) and abbr not in tokens:
                 extra.append(abbr)
         lay = lay_expansion(query, phrases=phrases)
         if lay:
