@@ -78,6 +78,15 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
                 re.IGNORECASE), "housing"),
     (re.compile(r"%"), "percent"),
     (re.compile(r"\bhard[- ]copy\b", re.IGNORECASE), "paper"),
+    # approval asked for before the service is prior authorization ("advance approval", "an ok ahead of time")
+    (re.compile(r"\b(?:advance|ahead of time|beforehand|up ?front)\b.{0,25}\b(?:approv\w*|ok(?:ay)?\w*|permission)\b"
+                r"|\b(?:approv\w*|ok(?:ay)?\w*|permission)\b.{0,25}"
+                r"\b(?:in advance|ahead of time|beforehand|up ?front)\b", re.IGNORECASE), "prior authorization"),
+    # a specialist's "ok" from the primary care doctor, or sending a patient on to another doctor, is a referral
+    (re.compile(r"\bspecialists?\b.{0,25}\b(?:ok(?:ay)?\w*|approv\w*|visits?)\b|"
+                r"\b(?:ok(?:ay)?\w*|approv\w*)\b.{0,25}\bspecialists?\b|"
+                r"\bsend(?:s|ing)? (?:\w+ ){0,2}?(?:pts?|patients?|members?) (?:over |on )?to\b", re.IGNORECASE),
+     "referral"),
     # "once KP okays the referral", "can't OK an MRI", "okayed to see members": approval, not "is that ok?"
     (re.compile(r"\bok(?:ay)?(?:s|ed|'?d)\b|\bok(?:ay)?\s+(?:an?|the|this|that|it|our|my|his|her|their)\b",
                 re.IGNORECASE), "approval authorization approved"),

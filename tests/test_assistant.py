@@ -539,9 +539,22 @@ def test_ok_as_a_verb_is_an_approval(question, approval):
     ("can the plan put her up somewhere after discharge", "housing"),
     ("what % counts as passing", "percent"),
     ("they want a hard copy of the form", "paper"),
+    ("what paperwork goes with a request for advance approval", "prior authorization"),
+    ("genetic test at an outside lab - need an ok ahead of time?", "prior authorization"),
+    ("how long does a specialist ok from the PCP last", "referral"),
+    ("can i send the pt over to a cardiologist i know", "referral"),
 ])
 def test_everyday_phrases_add_the_manuals_words(question, words):
     assert words in lay_expansion(question)
+
+
+@pytest.mark.parametrize(("question", "words"), [
+    ("is it ok to send claims to the PO box", "referral"),  # sending claims, not a patient
+    ("send the form to member services", "referral"),
+    ("how far in advance do we have to tell you we are leaving", "prior authorization"),  # notice, not approval
+])
+def test_everyday_phrases_do_not_fire_on_lookalikes(question, words):
+    assert words not in lay_expansion(question)
 
 
 @pytest.mark.parametrize("question", [
