@@ -78,6 +78,20 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
                 re.IGNORECASE), "housing"),
     (re.compile(r"%"), "percent"),
     (re.compile(r"\bhard[- ]copy\b", re.IGNORECASE), "paper"),
+    # money paid in excess is an overpayment; a payment not yet received is a question of claim status
+    (re.compile(r"\b(?:extra|too much|excess) money\b|\boverpaid\b|\bpaid (?:us )?(?:too much|extra)\b",
+                re.IGNORECASE), "overpayment"),
+    (re.compile(r"\bwhere(?:'?s| is) (?:my|our) (?:money|payment|check)\b"
+                r"|\b(?:haven'?t|not|never) (?:been |gotten |got )?paid\b"
+                r"|\bstill waiting (?:on|for) (?:the |our )?(?:payment|check|money)\b", re.IGNORECASE),
+     "claim status payment"),
+    # an employer that pays its members' claims itself runs a self-funded plan
+    (re.compile(r"\bemployers? (?:that |who |which )?(?:pays?|covers?|funds?) (?:\w+ ){0,2}?(?:its|their) own\b"
+                r"|\bemployer[- ](?:run|funded|paid)\b", re.IGNORECASE), "self-funded"),
+    # fixing a chart after the fact is an addendum, never an alteration of the record
+    (re.compile(r"\b(?:fix|correct|change|edit|amend)\w* (?:\w+ ){0,2}?(?:chart|note|notes|medical records?)\b",
+                re.IGNORECASE), "addendum alter records"),
+    (re.compile(r"\bO ?& ?C\b"), "ownership and control disclosure"),
     # approval asked for before the service is prior authorization ("advance approval", "an ok ahead of time")
     (re.compile(r"\b(?:advance|ahead of time|beforehand|up ?front)\b.{0,25}\b(?:approv\w*|ok(?:ay)?\w*|permission)\b"
                 r"|\b(?:approv\w*|ok(?:ay)?\w*|permission)\b.{0,25}"

@@ -543,6 +543,11 @@ def test_ok_as_a_verb_is_an_approval(question, approval):
     ("genetic test at an outside lab - need an ok ahead of time?", "prior authorization"),
     ("how long does a specialist ok from the PCP last", "referral"),
     ("can i send the pt over to a cardiologist i know", "referral"),
+    ("the plan paid us too much on three claims", "overpayment"),
+    ("still waiting on the check for our june visits", "claim status"),
+    ("who pays claims when the employer covers its own costs", "self-funded"),
+    ("how do we correct a chart note after billing", "addendum"),
+    ("is the O&C form due every year", "ownership and control"),
 ])
 def test_everyday_phrases_add_the_manuals_words(question, words):
     assert words in lay_expansion(question)
@@ -552,6 +557,8 @@ def test_everyday_phrases_add_the_manuals_words(question, words):
     ("is it ok to send claims to the PO box", "referral"),  # sending claims, not a patient
     ("send the form to member services", "referral"),
     ("how far in advance do we have to tell you we are leaving", "prior authorization"),  # notice, not approval
+    ("does the employer pay the premium", "self-funded"),
+    ("please update our records with the new suite number", "addendum"),  # a directory change, not a chart
 ])
 def test_everyday_phrases_do_not_fire_on_lookalikes(question, words):
     assert words not in lay_expansion(question)
