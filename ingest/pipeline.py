@@ -42,7 +42,7 @@ from ingest.text import load_markdown, load_plain_text
 log = logging.getLogger(__name__)
 
 # Bump when loading, cleaning or chunking changes, so every document is re-ingested once.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 _PREFIX_CHARS = 90
 
 

@@ -106,7 +106,10 @@ def find_headings(lines: list[Line]) -> dict[int, Heading]:
         named = bool(_NAMED.match(" ".join(line.text.split())))
         if len(nums) == 1 and not named and not _bare_part_heading(i, nums, previous, cand, next_numeric, numeric):
             continue
-        renumbered = previous is not None and len(nums) >= 2 and nums[:-1] == previous[:len(nums) - 1]
+        # a restart within one parent goes back to 1 (3.3.18 -> 3.3.1); a clause of a contract printed in an
+        # appendix ("9.2 PROVIDER agrees to ...", after 9.15.1) goes back to wherever it happens to be numbered
+        renumbered = (previous is not None and len(nums) >= 2 and nums[:-1] == previous[:len(nums) - 1]
+                      and not (len(previous) >= len(nums) and 1 < nums[-1] < previous[len(nums) - 1]))
         if named or is_successor(previous, nums) or renumbered:
             found[i] = cand
             previous = nums

@@ -143,6 +143,16 @@ def test_renumbering_within_a_parent_is_tolerated():
     assert len(find_headings([Line(t, 1) for t in texts])) == 4
 
 
+def test_a_numbered_clause_that_jumps_back_is_not_a_heading():
+    """Regression: a handbook's appendix prints a provider agreement whose clause "9.2 PROVIDER agrees to be
+    responsible for ..." came after section 9.15.1 and was taken for a section 9.2 (the handbook has a real
+    one), so every later page of the agreement was cited under that clause."""
+    texts = ["9. Covered Services", "9.2 Experimental Services", "9.15 Wellness Incentive", "9.15.1 References",
+             "9.2 PROVIDER agrees to be responsible for the accuracy of claims submitted to the"]
+    found = find_headings([Line(t, 1) for t in texts])
+    assert [texts[i] for i in sorted(found)] == texts[:4]
+
+
 def test_sections_carry_heading_paths():
     lines = [Line("Section 5: Billing and Payment", 1), Line("5.1 Whom to Contact", 1),
              Line("Call the Provider Assistance Unit.", 1), Line("5.3 Claims Filing", 2),
