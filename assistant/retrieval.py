@@ -43,6 +43,16 @@ ANSWER_KIND_BOOST = 1.2
 EXACT_LIMIT = 50_000  # chunks searched exactly (50,000 x 384 float32 is 77 MB and 10-15 ms a question; 460 take 0.1 ms)
 
 
+# "email for provider enrollment?": the kind of contact asked for is what ANSWER_KIND_BOOST prefers; as a search word
+# it finds whichever passage prints the most e-mail addresses
+_CONTACT_KIND = re.compile(r"\b(e-?mail|phone|telephone)s?\b", re.IGNORECASE)
+
+
+def without_contact_kind(query: str) -> str:
+    stripped = _CONTACT_KIND.sub(" ", query)
+    return stripped if len([t for t in plain_tokens(stripped) if t not in STOPWORDS]) >= 2 else query
+
+
 def wants_old_edition(question: str, context: str = "") -> bool:
     """Whether a question asks what a superseded edition said. Words of the present ("now", "current",
     "still good?") win over words of the past; a follow-up inherits the earlier turn's wish."""
@@ -172,7 +182,7 @@ class HybridRetriever:
         vectors = embed_queries(self.embedder, [expanded] if also_embed is None else [expanded, also_embed])
         dense_ids, dense_score = self._dense(np.asarray(vectors[0], dtype=np.float32))
         dense_rank = {cid: r for r, cid in enumerate(dense_ids)}
-        lexical_scores = self.lexical.scores(expanded)
+        lexical_scores = self.lexical.scores(without_contact_kind(expanded))
         if self.feedback_terms:
             lexical_scores = self._with_feedback(expanded, dense_rank, lexical_scores)
         top_lex = np.argsort(-lexical_scores, kind="stable")[: self.candidates]

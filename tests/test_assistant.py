@@ -22,9 +22,19 @@ from assistant.asks import asked_kinds, given_kinds
 from assistant.category import categorize
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.index import IndexSnapshot
+from assistant.lexical import LexicalIndex
 from assistant.lexicon import lay_expansion
 from assistant.llm import ChatModelWriter, Source, grounding_problems
-from assistant.retrieval import Hit, HybridRetriever, Retrieval, detect_region, related_sections, wants_old_edition
+from assistant.retrieval import (
+    Hit,
+    HybridRetriever,
+    Retrieval,
+    detect_region,
+    domain_tokens,
+    related_sections,
+    wants_old_edition,
+    without_contact_kind,
+)
 from assistant.safety import find_phi, screen
 from assistant.service import Assistant, asks_only_for_contact, merge_retrievals
 from assistant.vocabulary import Vocabulary
@@ -583,3 +593,23 @@ def test_the_desk_whose_row_means_what_the_question_asks_is_preferred(assistant,
     assert meaning is not None and meaning.max() == 1.0 and float(np.median(meaning)) == 0.0
     monkeypatch.setattr(assistant.router, "meaning_weight", 0.0)
     assert assistant.ask(question)["contacts"][0]["phone"] != "503-555-0120"
+
+
+def test_the_kind_of_contact_asked_for_is_not_a_search_word():
+    """Regression (real handbook): "email for idaho medicaid provider enrollment?" found the EVV section first,
+    which prints the most e-mail addresses; the kind asked for is preferred by the answer-kind boost instead."""
+    texts = ["Idaho Medicaid electronic visit verification: the provider must email the action plan to evv@example.org,"
+             " and email questions about the vendor to evv-help@example.org. Providers who get no reply should email"
+             " again.",
+             "Provider enrollment: enroll with Idaho Medicaid online before billing; questions go to "
+             "enrollment@example.org.",
+             # enrollment is an everyday word of a Medicaid handbook, e-mail a rarer one
+             "Participant enrollment in Healthy Connections is mandatory for most participants.",
+             "Clinic enrollment changes take effect on the first of the month after enrollment is approved.",
+             "Enrollment of a new practitioner requires a background check before enrollment is complete.",
+             "Claims for Idaho Medicaid participants are filed within 365 days of the date of service."]
+    index = LexicalIndex(texts, domain_tokens)
+    question = "email for idaho medicaid provider enrollment?"
+    assert index.scores(question).argmax() == 0  # the e-mail-heavy passage, by the word "email"
+    assert index.scores(without_contact_kind(question)).argmax() == 1
+    assert without_contact_kind("what's their email?") == "what's their email?"  # nothing else to search for

@@ -81,3 +81,11 @@ def test_unchanged_reingest_embeds_nothing(ingested):
     embedder.embedded = 0
     again = Ingestor(settings, embedder, progress=False).run([REAL_MANUALS])
     assert (again.count("unchanged"), again.chunks_written, embedder.embedded) == (2, 0, 0)
+
+
+def test_the_sample_agreements_clauses_are_not_sections(ingested):
+    """The requirements handbook's Appendix A prints a provider agreement; its clause 9.2 is not section 9.2."""
+    *_, chunks = ingested
+    sections = {c.section for c in chunks if c.doc_id == REQUIREMENTS}
+    assert not [s for s in sections if s.startswith("9.2 PROVIDER")]
+    assert any(s.startswith("9.2 Experimental") for s in sections)
