@@ -25,7 +25,9 @@ from assistant.schema import Chunk
 log = logging.getLogger(__name__)
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])|\n+|(?<=:)\s+(?=[A-Z])|\s+(?=- )|\s*[·•▪]\s+")
-_ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|No|Dr|Mr|Ms|Mrs|St|vs|U\.S|a\.m|p\.m)\.$")
+_ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|No|Dr|Mr|Ms|Mrs|St|vs|U\.S|a\.m|p\.m)\.$|\bP\.(?:\s?O\.)?$")
+# where a mailing address is printed: a post-office box, or a state's two capitals and a ZIP code
+_ADDRESS = re.compile(r"\bBox\s+\d+|\b[A-Z]{2},?\s+\d{5}(?:-\d{4})?\b")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -43,7 +45,26 @@ def split_sentences(text: str) -> list[str]:
         buffer = ""
     if buffer:
         parts.append(buffer)
-    return [p.lstrip("- ").strip() for p in parts if len(p.strip("- ")) > 2]
+    return _with_addresses([p.lstrip("- ").strip() for p in parts if len(p.strip("- ")) > 2])
+
+
+def _with_addresses(parts: list[str]) -> list[str]:
+    """A lead-in ending in a colon ("Mail the form and attachments to:") joined with the address printed on the
+    lines after it: quoted alone, it tells a provider to mail something and not where."""
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        if part.endswith(":"):
+            for span in (1, 2):  # the address, or a name line and then the address
+                following = parts[i + 1:i + 1 + span]
+                if len(following) == span and _ADDRESS.search(following[-1]) and all(len(f) <= 200 for f in following):
+                    part = " ".join([part, *following])
+                    i += span
+                    break
+        out.append(part)
+        i += 1
+    return out
 
 
 # A table flattened by PDF extraction reads as one long run: "Standard pre-service 14 calendar days Expedited

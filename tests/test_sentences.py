@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from assistant.index import IndexSnapshot
-from assistant.sentences import SentenceVectors, cache_path, chunk_sentences, sentence_vectors
+from assistant.sentences import SentenceVectors, cache_path, chunk_sentences, quotable_sentences, sentence_vectors
 from ingest.pipeline import Ingestor
 from tests.conftest import CountingEmbedder
 
@@ -160,3 +160,20 @@ def test_a_hit_brings_the_rest_of_its_section_with_each_sentence_cited_to_its_ow
         ("Send every authorization request to the desk named below.", "c1", 0),
         ("Include the diagnosis code and the clinical notes.", "c2", 1)]
     assert [s.chunk.chunk_id for s in candidate_sentences([Hit(chunks[1], 1.0, 0.5, 1.0)])] == ["c1"]
+
+
+def test_a_mailing_lead_in_is_quoted_with_the_address_after_it():
+    """Regression (real handbook): "Mail the Claim Review Request Form and attachments to:" was quoted without
+    the post-office box printed on the next line, and "P.O." ended a sentence."""
+    text = ("All requests must be mailed. Mail the Claim Review Request Form and attachments to:\n"
+            "Gainwell Technologies Provider Correspondence P. O. Box 70082 Boise, ID 83707\nCall with questions.")
+    assert quotable_sentences(text) == [
+        "All requests must be mailed.",
+        "Mail the Claim Review Request Form and attachments to: Gainwell Technologies Provider Correspondence "
+        "P. O. Box 70082 Boise, ID 83707",
+        "Call with questions."]
+    assert quotable_sentences("Write to HMS at P.O. Box 2001 Boise. Then call.") == [
+        "Write to HMS at P.O. Box 2001 Boise.", "Then call."]
+    # a lead-in to a list is not an address: its items stay sentences of their own
+    assert quotable_sentences("Send these items:\nThe signed form.\nThe denial letter.") == [
+        "Send these items:", "The signed form.", "The denial letter."]
