@@ -35,6 +35,8 @@ MEANING_WEIGHT = 2.0  # tuned on the corpus questions: term recall 0.51 -> 0.55
 # words is another row of the same table: every row of a contact table is about as close in meaning to "who
 # helps with X", and they crowded out the row for X (corpus follow-up 0.714 -> 0.743, term recall 0.658 -> 0.663)
 OFF_TOPIC_ROW = 0.3
+# a reference-list entry loses this much (0.3 and 0.6 measured the same: real passed 0.415 -> 0.423)
+REFERENCE_ENTRY = 0.3
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,19 @@ def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, u
         score -= 0.15 + 0.15 * (len(s.text) > 400)
     if distinctive is not None and "|" in s.text and not distinctive & tokens:
         score -= OFF_TOPIC_ROW
+    if is_reference_entry(s.text, s.chunk):
+        score -= REFERENCE_ENTRY
     return score
+
+
+# a handbook's list of references: publication titles in quotes and lettered citations ("a) Idaho Medicaid
+# Publications “Non-Citizen Emergency Medical.") name where a rule is written, they do not state it
+_REFERENCES_SECTION = re.compile(r"^(?:\d+(?:\.\d+)*\s+)?References\b", re.IGNORECASE)
+_CITATION_ENTRY = re.compile(r"^(?:[a-z]\)\s|[“\"])")
+
+
+def is_reference_entry(text: str, chunk: Chunk) -> bool:
+    return bool(_REFERENCES_SECTION.search(chunk.section) or _CITATION_ENTRY.search(text.strip()))
 
 
 def pick_sentences(hits: Sequence[Hit], question: str, query: str, idf: dict[str, float], *,

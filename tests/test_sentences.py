@@ -177,3 +177,27 @@ def test_a_mailing_lead_in_is_quoted_with_the_address_after_it():
     # a lead-in to a list is not an address: its items stay sentences of their own
     assert quotable_sentences("Send these items:\nThe signed form.\nThe denial letter.") == [
         "Send these items:", "The signed form.", "The denial letter."]
+
+
+def test_a_reference_list_entry_gives_way_to_the_sentence_that_states_the_rule():
+    """Regression (real handbook): "how do we bill for a sign language interpreter" was answered with the titles
+    of the publications listed under "9.11.4 References: Interpretive Services", not the billing codes."""
+    from assistant.answer import Sentence, score_sentence
+    from assistant.schema import Chunk
+
+    def chunk(section: str) -> Chunk:
+        return Chunk(chunk_id=section, doc_id="doc", doc_title="Handbook", text="", embed_text="",
+                     source_path="h.pdf", url=None, section=section, heading_path=(section,), sections=(),
+                     page=1, page_end=1, printed_page="1", region=None, edition=None, status="current",
+                     doc_hash="h", chunk_hash="h1", n=0, token_count=40)
+
+    words = {"sign": 1.0, "languag": 1.0, "interpret": 1.0, "bill": 1.0}
+    rule = Sentence("Interpretive services are billed under T1013 per 15 minutes, sign language with a modifier.",
+                    chunk("9.11.3 Interpretive Services – Reimbursement"), 0, 0)
+    listed = Sentence("“Reimbursement for Interpretation, Translation, and Sign Language Services.",
+                      chunk("9.11.4 References: Interpretive Services"), 0, 0)
+    lettered = Sentence("a) Idaho Medicaid Publications “New Code for Billing Sign Language Services.",
+                        chunk("9.11.3 Interpretive Services – Reimbursement"), 0, 0)
+    question = "how do we bill for a sign language interpreter"
+    rule_score = score_sentence(rule, words, question, urgent=False, meaning=1.0)
+    assert all(rule_score > score_sentence(s, words, question, urgent=False, meaning=1.2) for s in (listed, lettered))
