@@ -31,7 +31,7 @@ from assistant.lexical import STOPWORDS
 from assistant.lexicon import LAY_TERMS
 from assistant.retrieval import GLOSSARY_SECTION, domain_tokens, region_of
 from assistant.schema import Chunk
-from assistant.sentences import quotable_sentences
+from assistant.sentences import POSTAL_ADDRESS, quotable_sentences
 from assistant.vocabulary import Vocabulary, english_zipf
 
 US_STATES = (
@@ -105,17 +105,15 @@ _REQUEST = re.compile(
     r"(?:me|us|my|our)?\s*(?:a|an|some)\s+(?!(?:claim|referral|request|report|appeal|authorization)\b)",
     re.IGNORECASE)
 
-# a street address or post-office box asked for (not an e-mail or web address, not how to change one), and given
+# a street address or post-office box asked for (not an e-mail or web address, not how to change one); one given
+# is a POSTAL_ADDRESS
 _ADDRESS_ASKED = re.compile(r"\b(street|physical|mailing|postal)\s+address\b"
                             r"|\b(what|where)(?:'|’)?s?\s+(is\s+)?the\s+address\b"
                             r"|\baddress (?:of|for) (?:the |kaiser |kp )", re.IGNORECASE)
 _ADDRESS_NOT_ASKED = re.compile(r"\b(e-?mail|web|website|ip)\s+address"
                                 r"|\baddress (?:of|for) (?:the )?(?:web|portal|site)"
                                 r"|\b(change|changing|changed|update|updating|correct|correcting|new)\b", re.IGNORECASE)
-_ADDRESS_GIVEN = re.compile(r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?(?-i:(?:[A-Z][A-Za-z]+\s+){1,3})(?:Street|St|Avenue|Ave|"
-                            r"Boulevard|Blvd|Road|Rd|Drive|Dr|Way|Parkway|Pkwy|Lane|Ln|Place|Pl|Plaza|Court|Ct|Circle|"
-                            r"Cir|Highway|Hwy|Center|Square)\b"
-                            r"|\b(?:P\.?\s?O\.?|Post Office)\s+Box\s+\d+", re.IGNORECASE)
+
 
 _OFF_TOPIC = re.compile(
     r"\b(weather|forecast)\b"
@@ -188,7 +186,7 @@ class Answerability:
         if _MONEY_ASKED.search(query) and not any(_MONEY_GIVEN.search(c.text) for c in top):
             return Gap("amount", "")
         asks_address = _ADDRESS_ASKED.search(query) and not _ADDRESS_NOT_ASKED.search(query)
-        if asks_address and not any(_ADDRESS_GIVEN.search(c.text) for c in top):
+        if asks_address and not any(POSTAL_ADDRESS.search(c.text) for c in top):
             return Gap("address", "")
         if _DURATION_ASKED.search(query) and not any(DURATION_GIVEN.search(c.text) for c in top):
             return Gap("duration", "")

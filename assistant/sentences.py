@@ -26,8 +26,13 @@ log = logging.getLogger(__name__)
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])|\n+|(?<=:)\s+(?=[A-Z])|\s+(?=- )|\s*[·•▪]\s+")
 _ABBREV_END = re.compile(r"\b(?:e\.g|i\.e|etc|No|Dr|Mr|Ms|Mrs|St|vs|U\.S|a\.m|p\.m)\.$|\bP\.(?:\s?O\.)?$")
-# where a mailing address is printed: a post-office box, or a state's two capitals and a ZIP code
-_ADDRESS = re.compile(r"\bBox\s+\d+|\b[A-Z]{2},?\s+\d{5}(?:-\d{4})?\b")
+# a street address or post-office box as printed (what the answerer joins to its lead-in, and what a question
+# asking for an address needs)
+POSTAL_ADDRESS = re.compile(r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?(?-i:(?:[A-Z][A-Za-z]+\s+){1,3})(?:Street|St|Avenue|Ave|"
+                            r"Boulevard|Blvd|Road|Rd|Drive|Dr|Way|Parkway|Pkwy|Lane|Ln|Place|Pl|Plaza|Court|Ct|Circle|"
+                            r"Cir|Highway|Hwy|Center|Square)\b"
+                            r"|\b(?:P\.?\s?O\.?|Post Office)\s+Box\s+\d+", re.IGNORECASE)
+_STATE_ZIP = re.compile(r"\b[A-Z]{2},?\s+\d{5}(?:-\d{4})?\b")  # "Boise, ID 83707"
 
 
 def split_sentences(text: str) -> list[str]:
@@ -58,7 +63,8 @@ def _with_addresses(parts: list[str]) -> list[str]:
         if part.endswith(":"):
             for span in (1, 2):  # the address, or a name line and then the address
                 following = parts[i + 1:i + 1 + span]
-                if len(following) == span and _ADDRESS.search(following[-1]) and all(len(f) <= 200 for f in following):
+                last = following[-1] if len(following) == span else ""
+                if (POSTAL_ADDRESS.search(last) or _STATE_ZIP.search(last)) and all(len(f) <= 200 for f in following):
                     part = " ".join([part, *following])
                     i += span
                     break
