@@ -279,7 +279,7 @@ class Assistant:
         routed = self.router.route(prepared.question, prepared.retrieval.query, hits, prepared.region,
                                    superseded=superseded,
                                    previous=prepared.previous_contacts,
-                                   question_vector=prepared.question_vector)
+                                   question_vector=prepared.question_vector, urgent=prepared.urgent)
         if carried:  # "what's their email?": the department of the earlier answer, the kind asked for
             routed = [carried, *[r for r in routed if r.department != carried.department]][:2]
         routed = verify_contacts(routed, self.snapshot)

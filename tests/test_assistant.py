@@ -613,3 +613,19 @@ def test_the_kind_of_contact_asked_for_is_not_a_search_word():
     assert index.scores(question).argmax() == 0  # the e-mail-heavy passage, by the word "email"
     assert index.scores(without_contact_kind(question)).argmax() == 1
     assert without_contact_kind("what's their email?") == "what's their email?"  # nothing else to search for
+
+
+def test_a_department_a_passage_names_without_its_number_is_routed_to(assistant, monkeypatch):
+    """Section 4.4 says advanced imaging needs prior authorization "from the Referral and Authorization
+    Department" but prints only the Behavioral Health Access Line's number (for behavioural health referrals);
+    the desk the passage names for the question's topic comes first. The sentence naming it must share a word
+    with the question, and an urgent question's duty passages do not point at the desks they name in passing."""
+    import assistant.routing as routing
+
+    question = "member services says they cant OK an MRI for us. who actually does that"
+    first = assistant.ask(question)["contacts"][0]
+    assert (first["department"], first["phone"]) == ("Referral and Authorization Department", "503-555-0120")
+    fall = assistant.ask("kp member fell in our SNF hallway last night and broke her hip. what do we have to do?")
+    assert fall["urgent"] and "Compliance Office" not in [c["department"] for c in fall["contacts"]]
+    monkeypatch.setattr(routing, "NAMED_FACTOR", 0.0)
+    assert assistant.ask(question)["contacts"][0]["department"] != "Referral and Authorization Department"
