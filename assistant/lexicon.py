@@ -50,6 +50,11 @@ LAY_TERMS: dict[str, str] = {
     "protocol": "guidelines", "inspection": "site review audit", "inspect": "site review audit",
     "pics": "images photographs", "photos": "images photographs", "lift": "transportation",
     "ride": "transportation", "rides": "transportation", "freeze": "moratorium", "noshow": "missed appointment",
+    # office shorthand for coverage changes, moves and care types
+    "termed": "terminated termination", "retro": "retroactive", "relocated": "change of address",
+    "relocating": "change of address", "relocate": "change of address", "relocation": "change of address",
+    "counseling": "behavioral health", "counselor": "behavioral health", "psych": "behavioral health",
+    "qualify": "eligible eligibility", "qualifies": "eligible eligibility",
 }
 # Phrases whose meaning no single word carries ("how long do I have to ..." asks for a time limit). The words
 # added for one are the manual's for any time limit: "timely" and "limit" would pull the Timely Filing section
@@ -92,6 +97,12 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:fix|correct|change|edit|amend)\w* (?:\w+ ){0,2}?(?:chart|note|notes|medical records?)\b",
                 re.IGNORECASE), "addendum alter records"),
     (re.compile(r"\bO ?& ?C\b"), "ownership and control disclosure"),
+    # payment into the bank is electronic funds transfer; "hearing back" on a request is its decision
+    (re.compile(r"\bdirect[- ]?deposits?\b|\bpaper checks?\b", re.IGNORECASE), "electronic funds transfer EFT"),
+    (re.compile(r"\bhear (?:back|if|whether|anything)\b", re.IGNORECASE), "decision tells"),
+    # whether someone is covered is a question of eligibility
+    (re.compile(r"\b(?:see|check|find out|know|verify|confirm) (?:if|whether) .{0,30}\bcovered\b", re.IGNORECASE),
+     "verify eligibility"),
     # approval asked for before the service is prior authorization ("advance approval", "an ok ahead of time")
     (re.compile(r"\b(?:advance|ahead of time|beforehand|up ?front)\b.{0,25}\b(?:approv\w*|ok(?:ay)?\w*|permission)\b"
                 r"|\b(?:approv\w*|ok(?:ay)?\w*|permission)\b.{0,25}"

@@ -558,6 +558,11 @@ def test_ok_as_a_verb_is_an_approval(question, approval):
     ("who pays claims when the employer covers its own costs", "self-funded"),
     ("how do we correct a chart note after billing", "addendum"),
     ("is the O&C form due every year", "ownership and control"),
+    ("can we get paid by direct deposit", "electronic funds transfer"),
+    ("how long til we hear back on the referral", "decision"),
+    ("need to check if the new pt is covered", "eligibility"),
+    ("his coverage got termed retro", "retroactive"),
+    ("our office relocated last month", "change of address"),
 ])
 def test_everyday_phrases_add_the_manuals_words(question, words):
     assert words in lay_expansion(question)
@@ -569,6 +574,8 @@ def test_everyday_phrases_add_the_manuals_words(question, words):
     ("how far in advance do we have to tell you we are leaving", "prior authorization"),  # notice, not approval
     ("does the employer pay the premium", "self-funded"),
     ("please update our records with the new suite number", "addendum"),  # a directory change, not a chart
+    ("did you hear about the new fee schedule", "decision"),
+    ("is a flu shot covered", "eligibility"),  # a benefit, not whether someone is covered
 ])
 def test_everyday_phrases_do_not_fire_on_lookalikes(question, words):
     assert words not in lay_expansion(question)
