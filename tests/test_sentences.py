@@ -201,3 +201,36 @@ def test_a_reference_list_entry_gives_way_to_the_sentence_that_states_the_rule()
     question = "how do we bill for a sign language interpreter"
     rule_score = score_sentence(rule, words, question, urgent=False, meaning=1.0)
     assert all(rule_score > score_sentence(s, words, question, urgent=False, meaning=1.2) for s in (listed, lettered))
+
+
+def test_a_short_passage_holding_the_best_sentence_is_quoted_whole():
+    """Regression (conv-13): "how do we get paid by direct deposit" quoted the EFT sentence of 5.4.3 but not the
+    two after it (whom to ask, how long enrolment takes), which share no word with the question, and filled the
+    answer from 5.5 Paper Claims, printed in the same chunk after its heading. The run between headings is the
+    passage; a longer one still gives only the sentences close to the best."""
+    from assistant.answer import SHORT_PASSAGE, pick_sentences
+    from assistant.retrieval import Hit
+    from assistant.schema import Chunk
+
+    def chunk(n: int, text: str) -> Chunk:
+        return Chunk(chunk_id=f"c{n}", doc_id="doc", doc_title="Manual", text=text, embed_text=text,
+                     source_path="m.pdf", url=None, section="5.4.3 Electronic Payment",
+                     heading_path=("5.4.3 Electronic Payment",), sections=("5.4.3", "5.5"), page=n, page_end=n,
+                     printed_page=str(n), region=None, edition=None, status="current", doc_hash="h",
+                     chunk_hash=f"h{n}", n=n, token_count=40)
+
+    eft = ("KP can pay by electronic funds transfer (EFT) instead of paper checks. To enroll, contact EDI Support. "
+           "Enrollment changes take about 30 days.")
+    paper = ("5.5 Paper Claims\nMail paper claims to the claims office and allow extra time for paper mail. "
+             "Do not send paper claims by fax and never send paper copies of electronic claims.")
+    question = "how do we get paid by electronic funds transfer instead of paper checks"
+    idf = {t: 1.0 for t in ("electron", "fund", "transfer", "paper", "check", "paid")}
+    picked = [p.sentence.text for p in pick_sentences([Hit(chunk(0, f"{eft}\n{paper}"), 1.0, 0.5, 1.0)], question,
+                                                      question, idf)]
+    assert picked[:3] == ["KP can pay by electronic funds transfer (EFT) instead of paper checks.",
+                          "To enroll, contact EDI Support.", "Enrollment changes take about 30 days."]
+    assert SHORT_PASSAGE == 3
+    # four sentences in the run: only those close to the best are quoted
+    longer = chunk(1, f"{eft} Remittance advice comes as an 835 file.\n{paper}")
+    assert "To enroll, contact EDI Support." not in [p.sentence.text for p in pick_sentences(
+        [Hit(longer, 1.0, 0.5, 1.0)], question, question, idf)]
