@@ -85,7 +85,7 @@ def pick_device(requested: str | None) -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use (the tokenizer alone loads much faster)."""
 
-    def __init__(self, model: str, *, device: str | None = None, batch_size: int = 32) -> None:
+    def __init__(self, model: str, *, device: str | None = None, batch_size: int = 1) -> None:
         self._model_setting = model
         self._path = resolve_model_path(model)
         self._device = device

@@ -234,3 +234,17 @@ def test_a_short_passage_holding_the_best_sentence_is_quoted_whole():
     longer = chunk(1, f"{eft} Remittance advice comes as an 835 file.\n{paper}")
     assert "To enroll, contact EDI Support." not in [p.sentence.text for p in pick_sentences(
         [Hit(longer, 1.0, 0.5, 1.0)], question, question, idf)]
+
+
+def test_a_texts_vector_does_not_depend_on_the_texts_embedded_with_it(real_embedder):
+    """An index updated document by document embeds its sentences and chunks in other company than one built in
+    one pass; encoded in a batch, a vector's last float bits move with the batch (padding, the batch's shape),
+    and the query adapter fitted on them moved a question across the top 5. Each text is encoded alone."""
+    texts = ["Claims must be received within 365 days of the date of service.",
+             "Call Member Services.", "Send the signed attestation to the Medi-Cal provider team by e-mail "
+             "within 30 days of the training, and keep a copy in the practitioner's file for audits."]
+    together = np.asarray(real_embedder.embed_documents(texts), dtype=np.float32)
+    apart = np.asarray([real_embedder.embed_documents([t])[0] for t in texts], dtype=np.float32)
+    assert np.array_equal(together, apart)
+    assert np.array_equal(together[1], np.asarray(real_embedder.embed_documents(texts[1:2] + texts[:1])[0],
+                                                  dtype=np.float32))
