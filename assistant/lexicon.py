@@ -55,6 +55,7 @@ LAY_TERMS: dict[str, str] = {
     "relocating": "change of address", "relocate": "change of address", "relocation": "change of address",
     "counseling": "behavioral health", "counselor": "behavioral health", "psych": "behavioral health",
     "qualify": "eligible eligibility", "qualifies": "eligible eligibility",
+    "leftover": "balance", "dna": "genetic testing", "window": "timeframe",
 }
 # Phrases whose meaning no single word carries ("how long do I have to ..." asks for a time limit). The words
 # added for one are the manual's for any time limit: "timely" and "limit" would pull the Timely Filing section
@@ -100,6 +101,17 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
     # payment into the bank is electronic funds transfer; "hearing back" on a request is its decision
     (re.compile(r"\bdirect[- ]?deposits?\b|\bpaper checks?\b", re.IGNORECASE), "electronic funds transfer EFT"),
     (re.compile(r"\bhear (?:back|if|whether|anything)\b", re.IGNORECASE), "decision tells"),
+    # a service the plan will not pay for is a non-covered service; a card in hand is the member's identification
+    # card; an "active" patient is an eligible one; a practitioner "okayed to see" members is credentialed
+    (re.compile(r"\b(?:won'?t|doesn'?t|does not|will not|don'?t|do not)\s+(?:pay for|cover)\b", re.IGNORECASE),
+     "non-covered services"),
+    (re.compile(r"\b(?:id|membership|insurance|member)\s+(?:card|id)s?\b", re.IGNORECASE), "identification card"),
+    (re.compile(r"\b(?:is|are|they'?re|she'?s|he'?s|still|currently)\s+active\b", re.IGNORECASE),
+     "eligible eligibility"),
+    (re.compile(r"\b(?:ok(?:ay)?'?e?d|approved|cleared)\s+to\s+(?:see|treat)\b"
+                r"|\bstart(?:s|ed|ing)?\s+(?:on|seeing|treating)\s+(?:kp |kaiser )?(?:pts|patients|members)\b",
+                re.IGNORECASE), "credentialing credentialed"),
+    (re.compile(r"\bnursing homes?\b", re.IGNORECASE), "skilled nursing facility long-term care"),
     # whether someone is covered is a question of eligibility
     (re.compile(r"\b(?:see|check|find out|know|verify|confirm) (?:if|whether) .{0,30}\bcovered\b", re.IGNORECASE),
      "verify eligibility"),

@@ -563,6 +563,13 @@ def test_ok_as_a_verb_is_an_approval(question, approval):
     ("need to check if the new pt is covered", "eligibility"),
     ("his coverage got termed retro", "retroactive"),
     ("our office relocated last month", "change of address"),
+    ("the pt wants a test her plan won't pay for", "non-covered services"),
+    ("pt showed her membership id at check-in", "identification card"),
+    ("is this pt still active with kp", "eligibility"),
+    ("how long until our new doc is okayed to see members", "credentialing"),
+    ("can she start seeing kp patients next week", "credentialing"),
+    ("our nursing home residents on medi-cal", "skilled nursing facility"),
+    ("the leftover after kp pays", "balance"),
 ])
 def test_everyday_phrases_add_the_manuals_words(question, words):
     assert words in lay_expansion(question)
@@ -576,6 +583,8 @@ def test_everyday_phrases_add_the_manuals_words(question, words):
     ("please update our records with the new suite number", "addendum"),  # a directory change, not a chart
     ("did you hear about the new fee schedule", "decision"),
     ("is a flu shot covered", "eligibility"),  # a benefit, not whether someone is covered
+    ("was the auth approved for our pts", "credentialing"),  # an authorization, not a practitioner
+    ("the active ingredient in the drug", "eligibility"),
 ])
 def test_everyday_phrases_do_not_fire_on_lookalikes(question, words):
     assert words not in lay_expansion(question)
