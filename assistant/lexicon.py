@@ -79,7 +79,7 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bcuts? (?:the |our )?checks?\b", re.IGNORECASE), "pays claims payment"),
     (re.compile(r"\bwrite[- ]?ups?\b", re.IGNORECASE), "report"),
     (re.compile(r"\bwhat time\b.{0,30}\b(?:close|open)|\bhours\b.{0,15}\b(?:open|close)", re.IGNORECASE),
-     "hours business hours"),
+     "hours business hours open staffed Monday Friday"),
     (re.compile(r"\bput (?:someone|somebody|him|her|them|(?:the |a )?(?:pts?|patients?|members?)) up\b",
                 re.IGNORECASE), "housing"),
     (re.compile(r"%"), "percent"),
@@ -112,6 +112,12 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
                 r"|\bstart(?:s|ed|ing)?\s+(?:on|seeing|treating)\s+(?:kp |kaiser )?(?:pts|patients|members)\b",
                 re.IGNORECASE), "credentialing credentialed"),
     (re.compile(r"\bnursing homes?\b", re.IGNORECASE), "skilled nursing facility long-term care"),
+    # billing for what never happened, or a patient on someone else's card, is fraud
+    (re.compile(r"\b(?:visits?|services?|appointments?|appts?)\b.{0,20}"
+                r"\bnever (?:happened|took place|given|provided|done)\b"
+                r"|\bsomeone else'?s (?:kp |kaiser )?(?:card|id)\b"
+                r"|\b(?:brother|sister|friend|cousin|relative|husband|wife)'?s (?:kp |kaiser )?(?:card|id)\b",
+                re.IGNORECASE), "fraud"),
     # whether someone is covered is a question of eligibility
     (re.compile(r"\b(?:see|check|find out|know|verify|confirm) (?:if|whether) .{0,30}\bcovered\b", re.IGNORECASE),
      "verify eligibility"),

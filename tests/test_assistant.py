@@ -570,6 +570,9 @@ def test_ok_as_a_verb_is_an_approval(question, approval):
     ("can she start seeing kp patients next week", "credentialing"),
     ("our nursing home residents on medi-cal", "skilled nursing facility"),
     ("the leftover after kp pays", "balance"),
+    ("think a guy used his brother's kp card", "fraud"),
+    ("another office bills for visits that never happened", "fraud"),
+    ("what time does the claims line close", "Monday Friday"),
 ])
 def test_everyday_phrases_add_the_manuals_words(question, words):
     assert words in lay_expansion(question)
