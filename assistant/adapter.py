@@ -28,7 +28,7 @@ import numpy as np
 from assistant.embeddings import Embedder
 from assistant.index import IndexSnapshot
 from assistant.schema import Chunk
-from assistant.sentences import SentenceVectors, quotable_sentences, write_npz
+from assistant.sentences import SENTENCE_RULES, SentenceVectors, quotable_sentences, write_npz
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class QueryAdapter:
 
 
 def fingerprint(snapshot: IndexSnapshot, model: str, config: AdapterConfig) -> str:
-    digest = hashlib.sha256(json.dumps([model, asdict(config), sorted(snapshot.chunks)]).encode())
+    digest = hashlib.sha256(json.dumps([model, asdict(config), SENTENCE_RULES, sorted(snapshot.chunks)]).encode())
     return digest.hexdigest()[:16]
 
 

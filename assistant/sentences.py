@@ -35,6 +35,11 @@ POSTAL_ADDRESS = re.compile(r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?(?-i:(?:[A-Z][A-Za-z]
 _STATE_ZIP = re.compile(r"\b[A-Z]{2},?\s+\d{5}(?:-\d{4})?\b")  # "Boise, ID 83707"
 
 
+# How sentences are cut is part of what the query adapter is fitted on (its pseudo-questions): change this
+# whenever the splitting changes, so a data dir made by an older version refits instead of reusing a stale map.
+SENTENCE_RULES = "1"
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences and list items of a passage (abbreviations like "e.g." do not end a sentence)."""
     parts: list[str] = []

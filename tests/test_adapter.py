@@ -64,7 +64,8 @@ def test_ingest_fits_the_adapter_and_the_assistant_loads_it_without_refitting(co
     assert not np.allclose(adapter.matrix, np.eye(embedder.dimension))
 
 
-def test_a_cache_fitted_on_other_chunks_or_unreadable_is_refitted(corpus_index, embedder, tmp_path, caplog):
+def test_a_cache_fitted_on_other_chunks_or_unreadable_is_refitted(corpus_index, embedder, tmp_path, caplog,
+                                                                  monkeypatch):
     settings = corpus_index.settings
     snapshot = IndexSnapshot.open(settings)
     sentences = sentence_vectors(settings.data_dir, snapshot, embedder)
@@ -75,6 +76,15 @@ def test_a_cache_fitted_on_other_chunks_or_unreadable_is_refitted(corpus_index, 
     refitted = query_adapter(tmp_path, snapshot, embedder, sentences)
     assert refitted is not None and refitted.fingerprint == fitted.fingerprint
     assert np.allclose(refitted.matrix, fitted.matrix, atol=1e-5)  # the fit is deterministic
+
+    # the pseudo-questions are the sentences as cut: new cutting rules make a cache fitted under the old stale
+    import assistant.adapter as adapter_module
+    from assistant.adapter import fingerprint
+
+    monkeypatch.setattr(adapter_module, "SENTENCE_RULES", "changed")
+    assert fingerprint(snapshot, embedder.name, AdapterConfig()) != fitted.fingerprint
+    monkeypatch.undo()
+    assert fingerprint(snapshot, embedder.name, AdapterConfig()) == fitted.fingerprint
 
     stale.write_bytes(b"not an npz file")
     with caplog.at_level("WARNING"):
