@@ -362,7 +362,9 @@ class ContactRouter:
         as a passage printing it would, times ``NAMED_FACTOR``. Only where the sentence naming it shares a
         ``distinctive`` word of the question (a passage on sentinel events that sends privacy events "to the
         Compliance Office" does not point there for a fall), and only names with a distinctive word of their
-        own ("Member Services" is named in passing everywhere)."""
+        own ("Member Services" is named in passing everywhere). A sentence printing a number or an address is a
+        directory row: it points at what it prints, which the evidence counts already, and the names beside it
+        label those numbers (a contact table flattened into one sentence named every desk of 5.1)."""
         sentences: list[tuple[int, str, set[str]]] = []  # (rank, text, tokens), filled on the first name asked
         found: dict[str, float] = {}
 
@@ -373,7 +375,8 @@ class ContactRouter:
             if not sentences:
                 sentences.extend((r, " ".join(s.lower().split()), set(domain_tokens(s)))
                                  for r, h in enumerate(hits[:self.evidence_depth])
-                                 for s in quotable_sentences(h.chunk.text))
+                                 for s in quotable_sentences(h.chunk.text)
+                                 if not PHONE_RE.search(s) and not EMAIL_RE.search(s))
             if name not in found:
                 rank = next((r for r, text, tokens in sentences if name in text and tokens & distinctive), None)
                 found[name] = 0.0 if rank is None else NAMED_FACTOR * self.evidence_weight / (1 + rank)

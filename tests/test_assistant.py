@@ -605,8 +605,12 @@ def test_ordinary_phrases_add_none_of_those_words(question):
 def test_the_desk_whose_row_means_what_the_question_asks_is_preferred(assistant, monkeypatch):
     """Section 4.4 lists what needs prior authorization and also prints the Behavioral Health Access Line (for
     mental health referrals); on rank alone that line was routed first for an imaging question. The contact
-    table's row for the Referral and Authorization Department is the one close in meaning to the question."""
+    table's row for the Referral and Authorization Department is the one close in meaning to the question. (4.4
+    also names that department in words, which points at it on its own; that signal is off here.)"""
+    import assistant.routing as routing
+
     question = "we need prior authorization for a CT scan, who do we contact"
+    monkeypatch.setattr(routing, "NAMED_FACTOR", 0.0)
     assert assistant.ask(question)["contacts"][0]["phone"] == "503-555-0120"
     meaning = assistant.router._meaning(np.asarray(assistant.embedder.embed_query(question), dtype=np.float32))
     assert meaning is not None and meaning.max() == 1.0 and float(np.median(meaning)) == 0.0
@@ -648,3 +652,16 @@ def test_a_department_a_passage_names_without_its_number_is_routed_to(assistant,
     assert fall["urgent"] and "Compliance Office" not in [c["department"] for c in fall["contacts"]]
     monkeypatch.setattr(routing, "NAMED_FACTOR", 0.0)
     assert assistant.ask(question)["contacts"][0]["department"] != "Referral and Authorization Department"
+
+
+def test_a_contact_table_row_names_only_the_numbers_it_prints(assistant):
+    """Section 5.1's contact table reads as one sentence naming every claims desk beside its number; it shares
+    only "northwest" with a follow-up on corrected claims, and counted as naming each desk it lists, it sent
+    that follow-up to EDI Support instead of the claims desk the answer before it gave."""
+    from assistant.retrieval import Hit
+
+    table = next(c for c in assistant.snapshot.chunks.values() if c.section.startswith("5.1 "))
+    assert "EDI Support, 503-555-0135" in table.text
+    named_in = assistant.router._named_in([Hit(table, 1.0, 1.0, 1.0)], {"northwest", "edi", "claims"})
+    edi = next(i for i, p in enumerate(assistant.router.profiles) if p.department == "EDI Support")
+    assert named_in(edi) == 0.0
