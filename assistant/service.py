@@ -131,7 +131,8 @@ class Assistant:
                 adapter = query_adapter(settings.data_dir, snapshot, embedder, self.sentence_vectors)
             except Exception:  # worse ranking, never no answer
                 log.exception("fitting the query adapter failed; searching with the model's own vectors")
-        self.retriever = HybridRetriever(snapshot, embedder, self.vocabulary, adapter=adapter)
+        self.retriever = HybridRetriever(snapshot, embedder, self.vocabulary, adapter=adapter,
+                                         sentences=self.sentence_vectors)
         self.router = ContactRouter(snapshot, self.retriever.idf, sentences=self.sentence_vectors)
         self.conversations = conversations or ConversationStore(settings.data_dir / "conversations.sqlite3")
         self.writer = writer

@@ -665,3 +665,20 @@ def test_a_contact_table_row_names_only_the_numbers_it_prints(assistant):
     named_in = assistant.router._named_in([Hit(table, 1.0, 1.0, 1.0)], {"northwest", "edi", "claims"})
     edi = next(i for i, p in enumerate(assistant.router.profiles) if p.department == "EDI Support")
     assert named_in(edi) == 0.0
+
+
+def test_a_chunk_is_also_ranked_by_its_best_sentence(assistant, real_embedder, monkeypatch):
+    """6.13 (termination, continuity of care in general) and its subsection 6.13.2 (continuing a course of
+    treatment) are close as wholes; one sentence of 6.13.2 says what the question asks, and the ranking by
+    best sentence puts the subsection first."""
+    question = "pt is mid chemo and we're leaving the network. do we have to keep seeing her"
+    retriever = assistant.retriever
+    assert retriever.search(question, k=5).hits[0].chunk.section.startswith("6.13.2 ")
+    vector = np.asarray(real_embedder.embed_query(retriever.vocabulary.expand(question)), dtype=np.float32)
+    by_sentence = retriever._sentence_ranking(vector)
+    assert len(by_sentence) == retriever.candidates
+    assert retriever.snapshot.chunks[min(by_sentence, key=by_sentence.__getitem__)].section.startswith("6.13.2 ")
+    monkeypatch.setattr(retriever, "sentence_weight", 0.0)
+    assert not retriever.search(question, k=5).hits[0].chunk.section.startswith("6.13.2 ")
+    # without sentence vectors there is no such ranking, and nothing fails
+    assert HybridRetriever(assistant.snapshot, real_embedder, assistant.vocabulary)._sentence_ranking(vector) == {}
