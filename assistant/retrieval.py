@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.adapter import QueryAdapter, unit_rows
+from assistant.adapter import QueryAdapter, matvec, unit_rows
 from assistant.asks import asked_kinds, given_kinds
 from assistant.embeddings import Embedder, embed_queries
 from assistant.index import IndexSnapshot
@@ -247,7 +247,7 @@ class HybridRetriever:
         unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
         if self.adapter is not None:
             unit = self.adapter.apply(unit)
-        similarity = self._sentence_matrix @ unit
+        similarity = matvec(self._sentence_matrix, unit)
         best = np.full(len(self.chunks), -np.inf, dtype=np.float32)
         np.maximum.at(best, self._sentence_owner, similarity)
         order = np.argsort(-best, kind="stable")[: self.candidates]
@@ -261,7 +261,7 @@ class HybridRetriever:
         if self.exact:
             if not self.chunks:
                 return [], {}
-            similarity = self._unit_vectors @ search
+            similarity = matvec(self._unit_vectors, search)
             order = np.argsort(-similarity, kind="stable")[: self.candidates]
         else:
             found = [h for h in self.snapshot.index.query(search, self.candidates) if h.chunk.chunk_id in self.position]

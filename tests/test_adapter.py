@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.adapter import AdapterConfig, QueryAdapter, cache_path, fit, query_adapter
+from assistant.adapter import AdapterConfig, QueryAdapter, cache_path, fit, matvec, query_adapter
 from assistant.index import IndexSnapshot
 from assistant.retrieval import HybridRetriever
 from assistant.sentences import sentence_vectors
@@ -153,3 +153,13 @@ def test_adapted_search_reports_the_models_own_cosine(retrievers):
         if hit.dense:
             assert hit.dense == pytest.approx(float(chunk_vector @ vector) / float(np.linalg.norm(chunk_vector)),
                                               abs=1e-4)
+
+
+def test_matvec_is_the_matrix_product():
+    """The retriever's matrix-vector products run on torch's threads; they must be numpy's product."""
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((3000, 384)).astype(np.float32)
+    vector = rng.standard_normal((384, 2)).astype(np.float32)[:, 0]  # a non-contiguous column
+    out = matvec(matrix, vector)
+    assert out.shape == (3000,) and out.dtype == np.float32
+    assert np.allclose(out, matrix @ vector, atol=1e-4)
