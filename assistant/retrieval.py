@@ -178,22 +178,24 @@ class HybridRetriever:
         self.idf = {t: math.log(1 + n / f) for t, f in df.items()}
         self.max_idf = math.log(1 + n)
         self.sentence_weight = SENTENCE_WEIGHT if sentence_weight is None else sentence_weight
-        self._sentence_matrix, self._sentence_owner = self._sentence_rows(sentences)
+        self._sentence_matrix, self._sentence_starts, self._sentence_owner = self._sentence_rows(sentences)
 
-    def _sentence_rows(self, sentences: SentenceVectors | None) -> tuple[np.ndarray, np.ndarray]:
-        """The cached sentence vectors of every chunk as rows, and the chunk position each row belongs to."""
+    def _sentence_rows(self, sentences: SentenceVectors | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The cached sentence vectors of every chunk as rows, chunk after chunk; the row where each chunk's
+        sentences start; and that chunk's position (chunks without a cached sentence are left out)."""
         rows: list[np.ndarray] = []
+        starts: list[int] = []
         owner: list[int] = []
         if sentences is not None and self.sentence_weight:
             for i, c in enumerate(self.chunks):
-                for text in quotable_sentences(c.text):
-                    vector = sentences.get(text)
-                    if vector is not None:
-                        rows.append(vector)
-                        owner.append(i)
+                found = [v for v in map(sentences.get, quotable_sentences(c.text)) if v is not None]
+                if found:
+                    starts.append(len(rows))
+                    owner.append(i)
+                    rows += found
         if not rows:
-            return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
-        return unit_rows(np.stack(rows).astype(np.float32)), np.asarray(owner, dtype=np.int64)
+            return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return unit_rows(np.stack(rows)), np.asarray(starts, dtype=np.int64), np.asarray(owner, dtype=np.int64)
 
     def search(self, query: str, *, k: int = 10, region: str | None = None, old_edition: bool | None = None,
                boost_docs: Iterable[str] = (), boost_sections: Iterable[tuple[str, str]] = (),
@@ -207,14 +209,15 @@ class HybridRetriever:
         expanded = self.vocabulary.expand(query)
         wants_old = wants_old_edition(query) if old_edition is None else old_edition
         vectors = embed_queries(self.embedder, [expanded] if also_embed is None else [expanded, also_embed])
-        dense_ids, dense_score = self._dense(np.asarray(vectors[0], dtype=np.float32))
+        unit, adapted = self._question_vectors(np.asarray(vectors[0], dtype=np.float32))
+        dense_ids, dense_score = self._dense(unit, adapted)
         dense_rank = {cid: r for r, cid in enumerate(dense_ids)}
         lexical_scores = self.lexical.scores(without_contact_kind(expanded))
         if self.feedback_terms:
             lexical_scores = self._with_feedback(expanded, dense_rank, lexical_scores)
         top_lex = np.argsort(-lexical_scores, kind="stable")[: self.candidates]
         lexical_rank = {self.chunks[i].chunk_id: r for r, i in enumerate(top_lex) if lexical_scores[i] > 0}
-        sentence_rank = self._sentence_ranking(np.asarray(vectors[0], dtype=np.float32))
+        sentence_rank = self._sentence_ranking(adapted)
         boosted = set(boost_docs)
         near = set(boost_sections)
         define = bool(_DEFINITION_ASKED.search(query))
@@ -239,25 +242,25 @@ class HybridRetriever:
         also = np.asarray(vectors[1], dtype=np.float32) if also_embed is not None else None
         return Retrieval(hits, expanded, max((h.dense for h in hits[:5]), default=0.0), also)
 
-    def _sentence_ranking(self, query_vector: np.ndarray) -> dict[str, int]:
-        """Chunks ranked by their one sentence closest in meaning to the question (through the adapter, when
-        there is one), best first; chunks without a cached sentence vector are not ranked."""
+    def _question_vectors(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The question's unit vector as the model embeds it, and the one searched with (through the adapter,
+        when there is one)."""
+        unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
+        return unit, self.adapter.apply(unit) if self.adapter is not None else unit
+
+    def _sentence_ranking(self, search: np.ndarray) -> dict[str, int]:
+        """Chunks ranked by their one sentence closest to the ``search`` vector, best first; chunks without a
+        cached sentence vector are not ranked."""
         if not self._sentence_matrix.size:
             return {}
-        unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
-        if self.adapter is not None:
-            unit = self.adapter.apply(unit)
-        similarity = matvec(self._sentence_matrix, unit)
-        best = np.full(len(self.chunks), -np.inf, dtype=np.float32)
-        np.maximum.at(best, self._sentence_owner, similarity)
+        best = np.maximum.reduceat(matvec(self._sentence_matrix, search), self._sentence_starts)
         order = np.argsort(-best, kind="stable")[: self.candidates]
-        return {self.chunks[i].chunk_id: r for r, i in enumerate(order) if np.isfinite(best[i])}
+        return {self.chunks[self._sentence_owner[i]].chunk_id: r for r, i in enumerate(order)}
 
-    def _dense(self, query_vector: np.ndarray) -> tuple[list[str], dict[str, float]]:
-        """The dense candidates, best first, and each one's cosine with the question as the model embeds it
-        (an adapter changes the ranking, not the reported similarity confidence is calibrated on)."""
-        unit = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
-        search = self.adapter.apply(unit) if self.adapter is not None else unit
+    def _dense(self, unit: np.ndarray, search: np.ndarray) -> tuple[list[str], dict[str, float]]:
+        """The dense candidates for ``search``, best first, and each one's cosine with ``unit``, the question as
+        the model embeds it (an adapter changes the ranking, not the reported similarity confidence is
+        calibrated on)."""
         if self.exact:
             if not self.chunks:
                 return [], {}

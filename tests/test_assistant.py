@@ -482,18 +482,18 @@ def test_dense_search_is_exact_and_reports_the_models_own_cosine(assistant, real
     vector = np.asarray(real_embedder.embed_query("how long do we keep medical records?"), dtype=np.float32)
     with monkeypatch.context() as patched:
         patched.setattr(assistant.snapshot.index, "query", _no_approximate_search)
-        ids, cosine = retriever._dense(vector)
+        ids, cosine = retriever._dense(*retriever._question_vectors(vector))
     stored = unit_rows(assistant.snapshot.index.vectors([c.chunk_id for c in retriever.chunks]))
     nearest = np.argsort(-(stored @ retriever.adapter.apply(vector)), kind="stable")[: retriever.candidates]
     assert ids == [retriever.chunks[i].chunk_id for i in nearest]
     first = retriever.position[ids[0]]
     assert cosine[ids[0]] == pytest.approx(float(stored[first] @ vector), abs=1e-5)  # not the adapted score
     monkeypatch.setattr(retriever, "exact", False)
-    approximate, _ = retriever._dense(vector)
+    approximate, _ = retriever._dense(*retriever._question_vectors(vector))
     assert approximate[:5] == ids[:5]
     # without an adapter the exact ranking is by the model's own cosine, as Chroma reports it
     plain = HybridRetriever(assistant.snapshot, real_embedder, assistant.vocabulary)
-    plain_ids, plain_cosine = plain._dense(vector)
+    plain_ids, plain_cosine = plain._dense(*plain._question_vectors(vector))
     by_chroma = {h.chunk.chunk_id: h.score for h in assistant.snapshot.index.query(vector, 5)}
     assert plain_ids[:5] == list(by_chroma)
     assert all(plain_cosine[cid] == pytest.approx(score, abs=1e-5) for cid, score in by_chroma.items())
@@ -675,10 +675,11 @@ def test_a_chunk_is_also_ranked_by_its_best_sentence(assistant, real_embedder, m
     retriever = assistant.retriever
     assert retriever.search(question, k=5).hits[0].chunk.section.startswith("6.13.2 ")
     vector = np.asarray(real_embedder.embed_query(retriever.vocabulary.expand(question)), dtype=np.float32)
-    by_sentence = retriever._sentence_ranking(vector)
+    by_sentence = retriever._sentence_ranking(retriever._question_vectors(vector)[1])
     assert len(by_sentence) == retriever.candidates
     assert retriever.snapshot.chunks[min(by_sentence, key=by_sentence.__getitem__)].section.startswith("6.13.2 ")
     monkeypatch.setattr(retriever, "sentence_weight", 0.0)
     assert not retriever.search(question, k=5).hits[0].chunk.section.startswith("6.13.2 ")
     # without sentence vectors there is no such ranking, and nothing fails
-    assert HybridRetriever(assistant.snapshot, real_embedder, assistant.vocabulary)._sentence_ranking(vector) == {}
+    plain = HybridRetriever(assistant.snapshot, real_embedder, assistant.vocabulary)
+    assert plain._sentence_ranking(plain._question_vectors(vector)[1]) == {}
