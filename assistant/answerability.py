@@ -5,16 +5,20 @@ Medi-Cal?": both find the same passages with the same scores. What differs is so
 asks for that the sources lack. Each check here names one such thing:
 
 - the kind of answer asked for is missing from the top passages of the question's region: an amount of
-  money (asked as "how much", "the $ cutoff", "malpractice limits"), a length of time, a street or mailing
-  address (the Northwest's filing limit does not answer a question about Medi-Cal);
+  money (asked as "how much", "the $ cutoff", "malpractice limits", "what's the fee schedule"), a length of
+  time, a street or mailing address (the Northwest's filing limit does not answer a question about Medi-Cal);
+- a question naming a region asks for a time, and the region's passages print times only about other things
+  (California pages that give days for other duties do not say how often California recredentials);
 - a number of the unit asked for ("how many SNF days per year") is printed only in sentences about other
   things (days to notify KP of an SNF admission are not covered days);
 - a billing code (CPT, HCPCS, ICD-10) or a US state the question names appears in no document;
 - the question names something no document mentions and general English hardly knows either: a product,
   vendor or drug name ("ozempic", "availity"). Informal words ("kiddo", "printouts") are common English,
   so they do not count; nor do acronyms, misspellings of corpus words, or people's names;
+- the question asks whether something is covered or paid for ("is acupuncture covered?", "does KP
+  reimburse mileage?") and no document names that thing, in any words;
 - the question is a request to produce something (a letter, an essay), or about something no provider
-  manual covers (a weather forecast, where to eat near the clinic), not a question about the manual.
+  manual covers (a weather forecast, where to eat or park near the clinic), not a question about the manual.
 
 The checks are deliberately narrow: a wrong refusal costs a provider an answer that was there.
 """
@@ -56,7 +60,9 @@ _MONEY_ASKED = re.compile(
     r"|\b(payment|reimbursement|fee) (rate|amount)s?\b"
     r"|\$\s*(?=[a-z])"  # "the $ cutoff", "how much $"
     r"|\b(dollars?|\$)\s*(amount\s+)?(cut-?off|threshold|limit)s?\b"
-    r"|\b(malpractice|liability)\s+((insurance|coverage)\s+)?(limits?|minimums?)\b",
+    r"|\b(malpractice|liability)\s+((insurance|coverage)\s+)?(limits?|minimums?)\b"
+    # "what's the dental fee schedule": the rates themselves ("which fee schedule applies" names one)
+    r"|\bwhat(?:'s|s| is| are)\s+(?:the\s+|kp'?s\s+|your\s+)?(?:[\w-]+\s+){0,3}fee schedules?\b",
     re.IGNORECASE)
 _MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d+(\.\d+)?\s?(%|percent)|\bdollars?\b|\bcents?\b", re.IGNORECASE)
 
@@ -119,15 +125,29 @@ _OFF_TOPIC = re.compile(
     r"\b(weather|forecast)\b"
     r"|\b(best|good|nearest|closest|cheap)\s+(\w+\s+)?(places?|restaurants?|spots?|shops?|stores?|cafes?)\b"
     r".{0,40}\b(near|around|close to|by)\b"
-    r"|\bplaces? (to eat|for (lunch|dinner|breakfast))\b",
+    r"|\bplaces? (to eat|for (lunch|dinner|breakfast))\b"
+    # getting around a campus ("the parking lot" of a question about location codes is not asked about)
+    r"|\bwhere (?:do|can|should|would|does) (?:[\w-]+ ){0,3}park\b|\bparking (?:is|at|for|near|spaces?|spots?|garage|"
+    r"validation|permits?)\b",
     re.IGNORECASE)
+
+# whether something is covered or paid for: "is acupuncture covered", "does kp reimburse mileage", "criteria for
+# covering gender affirming surgery"; the thing asked about is the words after it, up to a clause or preposition
+_COVERAGE_ASKED = re.compile(
+    r"\b(?:is|are)\s+(?:an?\s+|the\s+)?(?P<subject>[a-z][\w\s'-]{2,40}?)\s+"
+    r"(?:covered|reimbursable|payable|a covered (?:benefit|service))\b"
+    r"|\b(?:cover|covers|covering|coverage (?:of|for)|reimburse|reimburses|reimbursing|reimbursed for|pay for|pays for)"
+    r"\s+(?P<object>[a-z][\w\s'-]{2,60})",
+    re.IGNORECASE)
+_THING_ENDS = re.compile(r"\s+(?:for|when|if|in|at|under|on|with|by|to|after|before|or|and|that|this|it|them)\b.*$"
+                         r"|[?.,;!].*$", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
 class Gap:
     """Why the sources cannot answer: a short label for staff and the words a provider reads."""
 
-    reason: str  # amount | address | duration | code | place | name | request | off_topic
+    reason: str  # amount | address | duration | code | place | name | coverage | request | off_topic
     detail: str
 
     def explain(self) -> str:
@@ -139,6 +159,7 @@ class Gap:
             "code": f"no document mentions {self.detail}",
             "place": f"they do not cover {self.detail}",
             "name": f"no document mentions \u201c{self.detail}\u201d",
+            "coverage": f"no document mentions \u201c{self.detail}\u201d, so they cannot say whether it is covered",
             "request": "I answer questions about the manual; I do not write letters or other documents",
             "off_topic": "it is not about the plan's rules and procedures for providers",
         }[self.reason]
@@ -188,8 +209,13 @@ class Answerability:
         asks_address = _ADDRESS_ASKED.search(query) and not _ADDRESS_NOT_ASKED.search(query)
         if asks_address and not any(POSTAL_ADDRESS.search(c.text) for c in top):
             return Gap("address", "")
-        if _DURATION_ASKED.search(query) and not any(DURATION_GIVEN.search(c.text) for c in top):
-            return Gap("duration", "")
+        if _DURATION_ASKED.search(query):
+            if not any(DURATION_GIVEN.search(c.text) for c in top):
+                return Gap("duration", "")
+            # "does the Medi-Cal side make us recredential every 36 months too?": the region's passages print
+            # times, but none about recredentialing (the Northwest's 36 months does not answer for California)
+            if region_tokens(question) and not self.stated_about(question, DURATION_GIVEN, top):
+                return Gap("duration", "")
         unit = _UNIT_ASKED.search(query)
         if unit:
             asked = _UNIT_NAMES.get(unit.group(2).lower(), unit.group(2).lower())
@@ -203,7 +229,21 @@ class Answerability:
             # a word on the unit ("SNF days", "CME hours") names exactly what is counted
             if not self.stated_about(own_unit.group(1) or question, _UNIT_GIVEN[asked], top, fallback=question):
                 return Gap("duration", asked)
+        thing = self.unknown_service(question)  # after the amount: "how much does kp pay for X" asks for money
+        if thing:
+            return Gap("coverage", thing)
         return None
+
+    def unknown_service(self, question: str) -> str | None:
+        """What a question asks to be covered or paid for ("is acupuncture covered?"), when a word of it is in
+        no document: the sources cannot say whether a thing they never name is covered. Common English words
+        count too ("mileage"), unlike unknown_name's; only the words of the thing asked about are looked at."""
+        m = _COVERAGE_ASKED.search(question)
+        if not m:
+            return None
+        thing = _THING_ENDS.sub("", m.group("subject") or m.group("object") or "").strip()
+        words = [w for w in _WORD.findall(thing.lower()) if len(w) >= 4 and w not in STOPWORDS and w not in LAY_TERMS]
+        return thing if any(not self._known(w) for w in words[:4]) else None
 
     def focus(self, question: str) -> set[str]:
         """What a question is about, as tokens: its words, their spellings corrected, abbreviations spelled out

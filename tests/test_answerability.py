@@ -59,6 +59,14 @@ CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
     # a number of days is printed, but not of what is asked about
     ("how many SNF days per year do commercial plans cover?", [SNF], "duration"),
     ("how many CME hours a year do our physicians need?", [ADMISSION], "duration"),  # hours, of an admission
+    # asked whether a thing is covered or paid for, when no document names the thing (even in plain English)
+    ("is acupuncture covered for commercial members?", [REFERRAL], "coverage"),
+    ("does kp reimburse mileage when our nurses drive to home visits?", [REFERRAL], "coverage"),
+    ("what are the criteria for covering gender affirming surgery?", [REFERRAL], "coverage"),
+    ("where do outside doctors park at the medical center?", [FILING], "off_topic"),
+    ("whats the dental fee schedule for northwest members?", [REFERRAL], "amount"),  # rates, and none printed
+    # a region named: its passages print a time, but about admissions, not about recredentialing
+    ("does the medi-cal side make us recredential every 36 months too?", [ADMISSION], "duration"),
 ])
 def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidence, reason):
     gap = CHECKS.gap(question, question, evidence)
@@ -97,6 +105,13 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("how many months of assistance can a refugee get?", [REFUGEE]),  # "refugee" and "refugees"
     ("how many calendar days do we have to file claims?", [FILING]),  # "calendar" is part of the unit
     ("how many days?", [FILING]),  # nothing named to look for: a number of days is enough
+    ("is durable medical equipment covered without prior authorization?", [DME]),  # a thing the sources name
+    ("does kp pay for a referral to a specialist?", [REFERRAL]),
+    ("our second office is across the parking lot, does it need its own claims?", [FILING]),  # not asked about
+    ("what fee schedule do oregon claims use?", [FILING]),  # which schedule, not its rates
+    # no region named: the time printed is enough, as for any time question
+    ("do we have to recredential every 36 months?", [ADMISSION]),
+    ("does oregon make us recredential every 36 months?", [RECRED]),  # the region's time is about it
 ])
 def test_a_question_its_sources_can_answer_has_no_gap(question, evidence):
     assert CHECKS.gap(question, question, evidence) is None
@@ -153,6 +168,9 @@ def assistant(corpus_index, real_embedder, tmp_path_factory) -> Assistant:
      "Northwest", "duration"),
     # the prior authorization list names services, never this drug
     ("do imaging studies need prior auth?", "does ozempic need prior auth for kp members?", "Northwest", "name"),
+    # the manual says what is covered by naming it; it never names acupuncture
+    ("is home health care covered for kp members?", "does kp cover acupuncture for commercial members?", "Northwest",
+     "coverage"),
 ])
 def test_near_misses_abstain_with_a_reason_and_their_twins_are_answered(assistant, answerable, unanswerable,
                                                                          region, reason):
