@@ -366,6 +366,15 @@ def test_a_follow_up_stays_with_the_document_it_follows(assistant):
     assert second["follow_up"] is True
     assert second["citations"][0]["doc_id"] == "ca-epsdt-training", second["citations"]
 
+def test_a_follow_up_answered_by_a_faq_row_quotes_that_row(assistant):
+    """The carried topic (EPSDT training for children) outweighs the three words a follow-up adds; the FAQ
+    row asking those words ("Do I send my certificate to KP?") answers it."""
+    first = assistant.ask("do our pediatricians need the EPSDT training for medi-cal kids?")
+    second = assistant.ask("do we send the completion certificates to kp?", first["conversation_id"])
+    assert second["follow_up"] is True
+    assert "Not routinely" in second["answer"], second["answer"]
+
+
 def test_a_glossary_entry_gives_way_unless_a_definition_is_asked(assistant):
     def glossary_ranks(question: str) -> list[int]:
         hits = assistant.retriever.search(question, k=10).hits[:10]

@@ -128,6 +128,27 @@ def test_a_table_row_about_something_else_gives_way_to_the_row_asked_for():
         score_sentence(prose, words, question, urgent=False)  # only table rows are judged this way
 
 
+def test_a_faq_row_asking_the_providers_own_question_is_preferred():
+    from assistant.answer import FAQ_BONUS, Sentence, faq_match, score_sentence
+    from assistant.schema import Chunk
+
+    chunk = Chunk(chunk_id="c1", doc_id="training", doc_title="EPSDT training", text="", embed_text="",
+                  source_path="t.html", url=None, section="Frequently asked questions",
+                  heading_path=("Frequently asked questions",), sections=(), page=None, page_end=None,
+                  printed_page=None, region="California", edition=None, status="current", doc_hash="h",
+                  chunk_hash="h1", n=0, token_count=40)
+    own = frozenset({"send", "completion", "certificat"})  # "certificates", as the FAQ cell's "certificate" folds
+    row = Sentence("Do I send my certificate to KP? | Not routinely.", chunk, 0, 0)
+    assert faq_match(row.text, own)
+    assert not faq_match("Can I send the form by fax? | Yes.", own)  # one word of three
+    assert not faq_match("Send the certificate to KP | Training desk", own)  # a row, but not a question
+    assert not faq_match("Do I send my certificate to KP? Not routinely.", own)  # prose, not a table row
+    words = {"epsdt": 3.0, "training": 1.0, "send": 1.0}
+    question = "do we send the completion certificates to kp?"
+    assert score_sentence(row, words, question, urgent=False, own=own) == \
+        score_sentence(row, words, question, urgent=False) + FAQ_BONUS
+
+
 def test_a_hit_brings_the_rest_of_its_section_with_each_sentence_cited_to_its_own_chunk():
     """A section's lead-in ("requests go to the desk below") is found; what to include is in its first
     subsection, the next chunk; a long section's second chunk continues it. Neither a sibling section nor a
