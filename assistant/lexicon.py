@@ -56,6 +56,13 @@ LAY_TERMS: dict[str, str] = {
     "counseling": "behavioral health", "counselor": "behavioral health", "psych": "behavioral health",
     "qualify": "eligible eligibility", "qualifies": "eligible eligibility",
     "leftover": "balance", "dna": "genetic testing", "window": "timeframe",
+    # office shorthand for forms, money and complaints
+    "app": "application", "apps": "applications", "copay": "copayment cost share",
+    "copays": "copayments cost share", "booked": "scheduled", "gripe": "complaint", "gripes": "complaints",
+    "staffer": "staff", "staffers": "staff", "finished": "completed completion", "finish": "complete completion",
+    "outfit": "organization", "outfits": "organizations", "contract": "agreement", "admits": "admissions",
+    "investigate": "investigations", "investigates": "investigations", "investigating": "investigations",
+    "investigators": "investigations",
 }
 # Phrases whose meaning no single word carries ("how long do I have to ..." asks for a time limit). The words
 # added for one are the manual's for any time limit: "timely" and "limit" would pull the Timely Filing section
@@ -117,7 +124,7 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
                 r"\bnever (?:happened|took place|given|provided|done)\b"
                 r"|\bsomeone else'?s (?:kp |kaiser )?(?:card|id)\b"
                 r"|\b(?:brother|sister|friend|cousin|relative|husband|wife)'?s (?:kp |kaiser )?(?:card|id)\b",
-                re.IGNORECASE), "fraud"),
+                re.IGNORECASE), "suspected fraud waste abuse"),
     # whether someone is covered is a question of eligibility
     (re.compile(r"\b(?:see|check|find out|know|verify|confirm) (?:if|whether) .{0,30}\bcovered\b", re.IGNORECASE),
      "verify eligibility"),
@@ -133,6 +140,49 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
     # "once KP okays the referral", "can't OK an MRI", "okayed to see members": approval, not "is that ok?"
     (re.compile(r"\bok(?:ay)?(?:s|ed|'?d)\b|\bok(?:ay)?\s+(?:an?|the|this|that|it|our|my|his|her|their)\b",
                 re.IGNORECASE), "approval authorization approved"),
+    # member information sent where it should not go, or lost, is a privacy incident
+    (re.compile(r"\b(?:fax|faxed|sent|send|mailed|e-?mailed|gave|handed|released)\b.{0,50}\b(?:wrong|incorrect) "
+                r"(?:office|person|people|patient|practice|provider|clinic|fax|number|address|recipient|family)\b"
+                r"|\b(?:lost|stolen)\b.{0,20}\b(?:laptop|phone|charts?|records?|files?|usb|thumb drive)\b"
+                r"|\b(?:laptop|charts?|records?|files?|usb|thumb drive)\b.{0,30}\b(?:lost|stolen)\b",
+                re.IGNORECASE), "PHI disclosed not permitted privacy"),
+    (re.compile(r"\b(?:don'?t|do not|doesn'?t|does not|didn'?t) agree\b", re.IGNORECASE), "dispute appeal"),
+    # how long an approval lasts is its validity
+    (re.compile(r"\b(?:runs?|running|ran) out\b|\bexpires?\b|\b(?:good|valid) for\b"
+                r"|\bhow long (?:is|are|was|were|does|do|did|will) (?:\w+ ){0,4}?(?:ok(?:ay)?|approvals?|auths?|"
+                r"authorizations?|referrals?)(?: \w+){0,4}? last\b", re.IGNORECASE),
+     "valid validity expires"),
+    # what goes into a report or form is what it must contain
+    (re.compile(r"\bwhat (?:info|information|details?|data) (?:goes|go|should go|do (?:i|we) (?:put|include)|"
+                r"to (?:put|include)) (?:in(?:to)?|on)\b", re.IGNORECASE), "contain include"),
+    # a report "going in the chart" is a question of what the medical record holds
+    (re.compile(r"\b(?:go|goes|put|file|filed|keep|kept) in(?:to)? (?:the |a |their |his |her )?"
+                r"(?:pt'?s |patient'?s |member'?s )?(?:chart|medical record|record)s?\b", re.IGNORECASE),
+     "file in the medical record"),
+    # a request "going in" is submitted; telling KP about an event is notifying it
+    (re.compile(r"\b(?:pa|auth\w*|request|form|paperwork|app\w*) (?:go|goes|get|gets) in\b", re.IGNORECASE), "submit"),
+    (re.compile(r"\btell (?:\w+ ){0,3}?about (?:the |an? |our |her |his )?(?:admit|admission|event|death|incident)",
+                re.IGNORECASE), "notify notification"),
+    # how long a referral can be used is its validity
+    (re.compile(r"\bhow (?:many \w+|long) (?:do|does) (?:we|i|they|you) have to (?:see|schedule|use)\b",
+                re.IGNORECASE), "valid validity"),
+    # offering patients something for choosing the office is an inducement
+    (re.compile(r"\b(?:pts|patients|members|people|folks) (?:who|that) (?:pick|choose|select|switch to|sign up with)\b",
+                re.IGNORECASE), "anything of value to influence their choice of provider gifts"),
+    # punishing staff who reported a concern is retaliation
+    (re.compile(r"\b(?:fire|fired|let (?:\w+ ){0,3}?go|discipline|punish)\b.{0,60}"
+                r"\b(?:went|reported|complained|called|talked|told)\b", re.IGNORECASE), "retaliation non-retaliation"),
+    (re.compile(r"\boutside (?:businesses|companies|vendors|firms|organizations)\b", re.IGNORECASE),
+     "vendors contractors"),
+    (re.compile(r"\bcode of ethics\b", re.IGNORECASE), "principles of responsibility code of conduct"),
+    # a card shown at the desk is no proof of coverage
+    (re.compile(r"\b(?:that|this|it) means (?:they'?re|she'?s|he'?s|(?:the )?(?:pt|patient|member) is) "
+                r"(?:active|covered|eligible)\b", re.IGNORECASE), "card is not proof of eligibility"),
+    (re.compile(r"\b(?:break|breaks|breaking|broke|broken|breach|breached)\b.{0,15}"
+                r"\b(?:code|rules?|laws?|polic(?:y|ies)|agreement|contract)\b", re.IGNORECASE), "violation violate"),
+    (re.compile(r"\b(?:brought|bring|bringing|brings) on\b|\bonboard(?:ed|ing)?\b", re.IGNORECASE), "new staff hire"),
+    # work done for KP by another organization is delegated
+    (re.compile(r"\bon (?:its|kp'?s|kaiser'?s|their|our|your) behalf\b", re.IGNORECASE), "delegated delegation"),
 ]
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 

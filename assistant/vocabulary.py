@@ -79,8 +79,8 @@ class Vocabulary:
 
     def correct(self, word: str) -> str:
         """The corpus word a misspelled query word most likely meant (the word itself if known or unsure)."""
-        if len(word) < 5 or word in self.words or not word.isalpha():
-            return word
+        if len(word) < 5 or word in self.words or word in LAY_TERMS or not word.isalpha():
+            return word  # office shorthand has its own meaning ("admits" is not a misspelled "audits")
         if word not in self._corrections:
             close = difflib.get_close_matches(word, self.words, n=1, cutoff=0.82)
             self._corrections[word] = close[0] if close else None

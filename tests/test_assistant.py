@@ -521,6 +521,15 @@ def test_an_abbreviation_that_is_an_everyday_word_is_expanded_only_in_capitals()
     assert "corrective action process" in capped.expand("what is a CAP?")
 
 
+def test_office_shorthand_is_not_corrected_into_a_corpus_word():
+    """"admits" is an admission, not a misspelled "audits" (which pulled record-audit sections into a question
+    about whom hospitals call)."""
+    vocabulary = Vocabulary.learn(["Medical record audits are scheduled yearly."])
+    assert vocabulary.correct("admits") == "admits"
+    assert "audits" not in vocabulary.expand("who do hospitals call about admits?")
+    assert "admissions" in vocabulary.expand("who do hospitals call about admits?")
+
+
 def test_office_shorthand_in_lower_case_keeps_the_offices_meaning():
     """An Idaho handbook abbreviates physical therapy as PT; an office writing "pt" means a patient. In lower
     case the handbook's other meaning is not added (it pulled physical-therapy sections into every question
@@ -582,6 +591,27 @@ def test_ok_as_a_verb_is_an_approval(question, approval):
     ("think a guy used his brother's kp card", "fraud"),
     ("another office bills for visits that never happened", "fraud"),
     ("what time does the claims line close", "Monday Friday"),
+    ("our MA emailed a pt's lab results to the wrong patient", "PHI disclosed"),
+    ("a laptop with charts on it was stolen from the car", "privacy"),
+    ("we do not agree with the denial", "dispute appeal"),
+    ("when does the referral run out", "validity"),
+    ("is an approval good for a year", "validity"),
+    ("what details go in the incident report", "contain include"),
+    ("what happens if a vendor breaks the rules", "violation"),
+    ("we brought on a new biller", "new staff"),
+    ("vendors doing claims work on kaiser's behalf", "delegation"),
+    ("the copay for a lab-only visit", "copayment"),
+    ("status of our credentialing app", "application"),
+    ("does the auth request go in before the visit", "submit"),
+    ("do we have to tell kp about the death of a member", "notify"),
+    ("once approved, how many days do we have to schedule the visit", "validity"),
+    ("gift cards for patients who choose our clinic", "influence their choice"),
+    ("can we fire the nurse who reported us to the state", "retaliation"),
+    ("do outside companies get a code of ethics", "vendors contractors"),
+    ("so it means she's covered, right?", "proof of eligibility"),
+    ("does the report go in the chart", "medical record"),
+    ("who investigates upcoding", "investigations"),
+    ("another office bills for visits that never happened", "suspected fraud waste abuse"),
 ])
 def test_everyday_phrases_add_the_manuals_words(question, words):
     assert words in lay_expansion(question)
@@ -597,6 +627,13 @@ def test_everyday_phrases_add_the_manuals_words(question, words):
     ("is a flu shot covered", "eligibility"),  # a benefit, not whether someone is covered
     ("was the auth approved for our pts", "credentialing"),  # an authorization, not a practitioner
     ("the active ingredient in the drug", "eligibility"),
+    ("we sent the claim to the right address", "PHI"),  # not the wrong one
+    ("how long does the review last", "validity"),  # no approval: "last" alone is not enough
+    ("what info do you need from us", "contain"),
+    ("we break for lunch at noon", "violation"),
+    ("we got a new admit today", "notify"),  # an admission, not a question of telling KP about it
+    ("what do we tell the patient", "notify"),
+    ("can we let a biller go for coding errors", "retaliation"),  # no report made
 ])
 def test_everyday_phrases_do_not_fire_on_lookalikes(question, words):
     assert words not in lay_expansion(question)
