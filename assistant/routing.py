@@ -19,7 +19,7 @@ from assistant.lexical import LexicalIndex
 from assistant.retrieval import GLOSSARY_SECTION, Hit, detect_region, domain_tokens, region_of
 from assistant.schema import Chunk, Contact
 from assistant.sentences import SentenceVectors, quotable_sentences
-from assistant.vocabulary import parenthetical_expansion
+from assistant.vocabulary import english_zipf, parenthetical_expansion
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,11 @@ MEANING_WEIGHT = 0.9
 # Department") points at it as a printed number would, times this. 0 / 0.4 / 0.8 / 1.0: corpus routing 0.895 /
 # 0.895 / 0.908 / 0.912, passed 0.680 / 0.680 / 0.685 / 0.685; real unchanged (0.905).
 NAMED_FACTOR = 1.0
-COMMON_SHARE = 0.25  # a name word printed in more than this share of passages ("member", "claim") names nothing
+COMMON_SHARE = 0.25
+# A question word this common in English ("someone" 5.6, "office" 5.4, "help" 5.8; "claim" 5.0, "fraud" 4.4) does not
+# make a sentence naming a department about the question: "see if someone's covered" was routed to the Compliance
+# Hotline, named by a sentence on someone using another person's card. 4.8 / 5.0 / 5.3 measured the same.
+EVERYDAY_WORD = 5.0  # a name word printed in more than this share of passages ("member", "claim") names nothing
 
 
 class ContactRouter:
@@ -290,8 +294,7 @@ class ContactRouter:
         asked = set(domain_tokens(query))
         # an urgent question's passages are the notification duty's, which name every desk an event may also
         # concern ("privacy events also go to the Compliance Office"): only the numbers they print count
-        named_in = self._named_in(hits, set() if urgent else
-                                  {t for t in asked if self._idf.get(t, 0.0) > self._common_idf})
+        named_in = self._named_in(hits, set() if urgent else self.distinctive(asked))
         if region is None and hits:  # a question answered from one region's passage goes to that region's desks
             region = region_of(hits[0].chunk)
         named = detect_region(question)  # a region the question itself names rules the others' desks out
@@ -342,6 +345,10 @@ class ContactRouter:
             used |= values
             out.append(routed)
         return out
+
+    def distinctive(self, tokens: set[str]) -> set[str]:
+        """The tokens that say what a question is about: in few passages, and not everyday English."""
+        return {t for t in tokens if self._idf.get(t, 0.0) > self._common_idf and english_zipf(t) < EVERYDAY_WORD}
 
     def _meaning(self, question_vector: np.ndarray | None) -> np.ndarray | None:
         """Each contact's closeness in meaning to the question: the cosine of the question with the sentence

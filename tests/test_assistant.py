@@ -664,6 +664,22 @@ def test_the_desk_whose_row_means_what_the_question_asks_is_preferred(assistant,
     assert assistant.ask(question)["contacts"][0]["phone"] != "503-555-0120"
 
 
+def test_a_sentence_naming_a_desk_must_share_more_than_an_everyday_word_with_the_question(assistant):
+    """3.2.3 sends someone using another person's card to the Compliance Hotline. An eligibility question ("see if
+    someone is covered") shares only "someone" with that sentence, which said nothing of the hotline's purpose:
+    the question was routed there."""
+    from assistant.retrieval import Hit, domain_tokens
+
+    router = assistant.router
+    chunk = next(c for c in assistant.snapshot.chunks.values() if c.section.startswith("3.2.3"))
+    hotline = next(i for i, p in enumerate(router.profiles) if p.department == "Compliance Hotline")
+    asked = set(domain_tokens("what do we need before we call to see if someone is covered"))
+    words = router.distinctive(asked)
+    assert "someone" not in words and "someone" in asked
+    assert router._named_in([Hit(chunk, 1.0, 0.5, 1.0)], words)(hotline) == 0.0
+    assert router._named_in([Hit(chunk, 1.0, 0.5, 1.0)], words | {"someone"})(hotline) > 0.0  # as it was
+
+
 def test_the_kind_of_contact_asked_for_is_not_a_search_word():
     """Regression (real handbook): "email for idaho medicaid provider enrollment?" found the EVV section first,
     which prints the most e-mail addresses; the kind asked for is preferred by the answer-kind boost instead."""
