@@ -60,10 +60,12 @@ _MONEY_ASKED = re.compile(
     r"|\b(payment|reimbursement|fee) (rate|amount)s?\b"
     r"|\$\s*(?=[a-z])"  # "the $ cutoff", "how much $"
     r"|\b(dollars?|\$)\s*(amount\s+)?(cut-?off|threshold|limit)s?\b"
-    r"|\b(malpractice|liability)\s+((insurance|coverage)\s+)?(limits?|minimums?)\b"
-    # "what's the dental fee schedule": the rates themselves ("which fee schedule applies" names one)
-    r"|\bwhat(?:'s|s| is| are)\s+(?:the\s+|kp'?s\s+|your\s+)?(?:[\w-]+\s+){0,3}fee schedules?\b",
+    r"|\b(malpractice|liability)\s+((insurance|coverage)\s+)?(limits?|minimums?)\b",
     re.IGNORECASE)
+# "what's the dental fee schedule": its rates, or at least which schedule applies to what the question names
+_FEE_SCHEDULE_ASKED = re.compile(r"\bwhat(?:'s|s| is| are)\s+(?:the\s+|kp'?s\s+|your\s+)?(?:[\w-]+\s+){0,3}"
+                                 r"fee schedules?\b", re.IGNORECASE)
+_FEE_SCHEDULE = re.compile(r"\bfee schedules?\b", re.IGNORECASE)
 _MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d+(\.\d+)?\s?(%|percent)|\bdollars?\b|\bcents?\b", re.IGNORECASE)
 
 _DURATION_ASKED = re.compile(
@@ -205,6 +207,11 @@ class Answerability:
         top = [c for c in evidence[: self.evidence_depth] if (region is None or region_of(c) in (None, region))
                and not GLOSSARY_SECTION.search(c.section)]
         if _MONEY_ASKED.search(query) and not any(_MONEY_GIVEN.search(c.text) for c in top):
+            return Gap("amount", "")
+        # a fee schedule named for what the question is about ("workers' comp in Oregon is paid by the state's")
+        # answers "what's the fee schedule"; one named for workers' comp does not answer for dental care
+        if _FEE_SCHEDULE_ASKED.search(question) and not any(_MONEY_GIVEN.search(c.text) for c in top) \
+                and not self.stated_about(_FEE_SCHEDULE.sub(" ", question), _FEE_SCHEDULE, top, fallback=question):
             return Gap("amount", "")
         asks_address = _ADDRESS_ASKED.search(query) and not _ADDRESS_NOT_ASKED.search(query)
         if asks_address and not any(POSTAL_ADDRESS.search(c.text) for c in top):

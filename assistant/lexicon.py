@@ -62,7 +62,8 @@ LAY_TERMS: dict[str, str] = {
     "staffer": "staff", "staffers": "staff", "finished": "completed completion", "finish": "complete completion",
     "outfit": "organization", "outfits": "organizations", "contract": "agreement", "admits": "admissions",
     "investigate": "investigations", "investigates": "investigations", "investigating": "investigations",
-    "investigators": "investigations",
+    "investigators": "investigations", "vaccine": "immunization", "vaccines": "immunizations",
+    "vaccination": "immunization", "vaccinations": "immunizations",
 }
 # Phrases whose meaning no single word carries ("how long do I have to ..." asks for a time limit). The words
 # added for one are the manual's for any time limit: "timely" and "limit" would pull the Timely Filing section

@@ -33,6 +33,7 @@ ADMISSION = _chunk(8, "Physicians must notify the admission line within 24 hours
 RECRED = replace(_chunk(9, "Every practitioner is reviewed again at least every 36 months."),
                  heading_path=("Credentialing", "Recredentialing"))
 REFUGEE = _chunk(10, "Refugees get up to eight months of medical assistance.")
+WORKERS_COMP = _chunk(11, "Workers' compensation claims are paid by the state's medical fee schedule.")
 CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
                                  for c in (FILING, REFERRAL, DME, SNF, ADMISSION, RECRED, REFUGEE)))
 
@@ -65,6 +66,7 @@ CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
     ("what are the criteria for covering gender affirming surgery?", [REFERRAL], "coverage"),
     ("where do outside doctors park at the medical center?", [FILING], "off_topic"),
     ("whats the dental fee schedule for northwest members?", [REFERRAL], "amount"),  # rates, and none printed
+    ("whats the dental fee schedule for northwest members?", [WORKERS_COMP], "amount"),  # a schedule, not dental's
     # a region named: its passages print a time, but about admissions, not about recredentialing
     ("does the medi-cal side make us recredential every 36 months too?", [ADMISSION], "duration"),
 ])
@@ -109,6 +111,8 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("does kp pay for a referral to a specialist?", [REFERRAL]),
     ("our second office is across the parking lot, does it need its own claims?", [FILING]),  # not asked about
     ("what fee schedule do oregon claims use?", [FILING]),  # which schedule, not its rates
+    ("whats the fee schedule for workers comp claims?", [WORKERS_COMP]),  # the one named for what is asked
+    ("are vaccines covered for children?", [REFERRAL]),  # office words for the manual's "immunizations"
     # no region named: the time printed is enough, as for any time question
     ("do we have to recredential every 36 months?", [ADMISSION]),
     ("does oregon make us recredential every 36 months?", [RECRED]),  # the region's time is about it
