@@ -206,13 +206,15 @@ class Answerability:
         # a glossary defines words; an amount or time limit printed in a definition is not an answer
         top = [c for c in evidence[: self.evidence_depth] if (region is None or region_of(c) in (None, region))
                and not GLOSSARY_SECTION.search(c.section)]
-        if _MONEY_ASKED.search(query) and not any(_MONEY_GIVEN.search(c.text) for c in top):
-            return Gap("amount", "")
-        # a fee schedule named for what the question is about ("workers' comp in Oregon is paid by the state's")
-        # answers "what's the fee schedule"; one named for workers' comp does not answer for dental care
-        if _FEE_SCHEDULE_ASKED.search(question) and not any(_MONEY_GIVEN.search(c.text) for c in top) \
-                and not self.stated_about(_FEE_SCHEDULE.sub(" ", question), _FEE_SCHEDULE, top, fallback=question):
-            return Gap("amount", "")
+        money_asked = _MONEY_ASKED.search(query)
+        fee_schedule_asked = _FEE_SCHEDULE_ASKED.search(question)
+        if (money_asked or fee_schedule_asked) and not any(_MONEY_GIVEN.search(c.text) for c in top):
+            if money_asked:
+                return Gap("amount", "")
+            # a fee schedule named for what the question is about ("workers' comp in Oregon is paid by the
+            # state's") answers "what's the fee schedule"; one named for workers' comp does not answer for dental
+            if not self.stated_about(_FEE_SCHEDULE.sub(" ", question), _FEE_SCHEDULE, top, fallback=question):
+                return Gap("amount", "")
         asks_address = _ADDRESS_ASKED.search(query) and not _ADDRESS_NOT_ASKED.search(query)
         if asks_address and not any(POSTAL_ADDRESS.search(c.text) for c in top):
             return Gap("address", "")

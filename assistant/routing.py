@@ -228,11 +228,11 @@ MEANING_WEIGHT = 0.9
 # Department") points at it as a printed number would, times this. 0 / 0.4 / 0.8 / 1.0: corpus routing 0.895 /
 # 0.895 / 0.908 / 0.912, passed 0.680 / 0.680 / 0.685 / 0.685; real unchanged (0.905).
 NAMED_FACTOR = 1.0
-COMMON_SHARE = 0.25
+COMMON_SHARE = 0.25  # a name word printed in more than this share of passages ("member", "claim") names nothing
 # A question word this common in English ("someone" 5.6, "office" 5.4, "help" 5.8; "claim" 5.0, "fraud" 4.4) does not
 # make a sentence naming a department about the question: "see if someone's covered" was routed to the Compliance
 # Hotline, named by a sentence on someone using another person's card. 4.8 / 5.0 / 5.3 measured the same.
-EVERYDAY_WORD = 5.0  # a name word printed in more than this share of passages ("member", "claim") names nothing
+EVERYDAY_WORD = 5.0
 
 
 class ContactRouter:
@@ -347,7 +347,7 @@ class ContactRouter:
         return out
 
     def distinctive(self, tokens: set[str]) -> set[str]:
-        """The tokens that say what a question is about: in few passages, and not everyday English."""
+        """The tokens (stems) that say what a question is about: in few passages, and not everyday English."""
         return {t for t in tokens if self._idf.get(t, 0.0) > self._common_idf and english_zipf(t) < EVERYDAY_WORD}
 
     def _meaning(self, question_vector: np.ndarray | None) -> np.ndarray | None:
