@@ -16,7 +16,10 @@ RUNNING_SHARE = 0.5  # a line shape on at least this share of pages is running t
 _ROMAN = re.compile(r"^(?=[ivxlc]+$)c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$", re.IGNORECASE)
 _NUMBER_TOKEN = re.compile(r"^[\d]+(?:[-–.]\d+)*$")
 _PAGE_LABEL = re.compile(r"\bpage\s+([0-9ivxlc]+(?:[-–][0-9]+)?)\b", re.IGNORECASE)
-_DOT_LEADER = re.compile(r"(?:\.\s?){4,}\s*[\divxlc]+(?:[-–]\d+)?\s*$|(?:\.\s?){8,}", re.IGNORECASE)
+# Leaders of a contents entry: dots ("Claims ..... 5-3"), underscores ("Capacity_____ Page14") or a wide gap
+# before "Page N" ("Introduction            Page 4")
+_DOT_LEADER = re.compile(r"(?:\.\s?){4,}\s*[\divxlc]+(?:[-–]\d+)?\s*$|(?:\.\s?){8,}"
+                         r"|_{4,}\s*(?:page\s*)?\d+\s*$|\s{6,}page\s*\d+\s*$", re.IGNORECASE)
 _LIST_START = re.compile(r"^(?:[•●▪◦■□➢✓*-]\s|o\s|\d{1,3}[.)]\s|[a-z][.)]\s|\([a-z0-9ivx]{1,4}\)\s)")
 _URL_TAIL = re.compile(r"(?:https?://|www\.)\S*$")
 _SENTENCE_END = (".", "!", "?", ":", ";")
@@ -79,7 +82,7 @@ def strip_running_lines(pages: list[str]) -> tuple[list[list[str]], dict[int, st
 
 
 def is_contents_line(line: str) -> bool:
-    """A table-of-contents entry: a title, a run of leader dots and a page number."""
+    """A table-of-contents entry: a title, a run of leader dots (or underscores) and a page number."""
     return bool(_DOT_LEADER.search(line))
 
 

@@ -63,6 +63,10 @@ def test_contents_lines_and_contents_pages_are_dropped():
     assert is_contents_line("1.1. Employees and Contractors ........................ 5")
     assert is_contents_line("5.1 Whom to Contact . . . . . . . 5-1")
     assert not is_contents_line("Claims must be filed within 365 days.")
+    # the Michigan manual's contents: underscore leaders, or a wide gap, before "Page N"
+    assert is_contents_line("  Service Codes & Rates____________________________ Page14")
+    assert is_contents_line(" Treatment Provider Expectations                     Page12")
+    assert not is_contents_line("Complete the form on page 12 and fax it.")
     toc = [f"{i}.1 Topic {i} ............ {i}" for i in range(1, 8)]
     lines = pdf_lines([toc, ["1. Real heading", "Body text."]])
     assert [ln.text for ln in lines if ln.text] == ["1. Real heading", "Body text."]
