@@ -1,38 +1,70 @@
 """The HTTP service: chat API (JSON and Server-Sent Events), sources, documents, feedback, health,
-metrics, the embeddable widget and the demo portal page."""
+metrics, the embeddable widget, the demo portal page and the staff API.
+
+At the edge every request is bounded (body size before parsing, unknown fields refused, path integers
+bounded), limited per client (429 with Retry-After), screened for member identifiers before anything is stored,
+and answered with a documented error shape that never echoes its input. The service follows the index: a
+completed ingest is picked up between requests without a restart (``IndexFollower``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import math
 import re
 import sys
 import threading
 import time
+import traceback
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from hashlib import sha256
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assistant.errors import AssistantError, Forbidden, IndexNotReady
+from assistant.catalog import Catalog
+from assistant.errors import (
+    AssistantError,
+    Forbidden,
+    IndexNotReady,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+)
+from assistant.safety import redact
 from assistant.service import Assistant
 from assistant.settings import Settings, get_settings
-from assistant.triage import STATUSES, Staff, TriageStore
+from assistant.triage import STATUSES, Staff, TriageStore, inquiries_csv
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("provider_assistant.http")
 _BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _SENTENCE_WITH_MARK = re.compile(r".+?(?:\[\d+\]|$)(?:\s+|$)", re.DOTALL)
+MAX_ID = 2**31 - 1
+# The pages are the service's own; they load scripts and data from it alone. Styles may be inline.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
+# An ingested HTML or Markdown page is third-party content: no script, no form, no frame, an opaque origin.
+DOCUMENT_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
 
 
 def package_version() -> str:
@@ -45,38 +77,75 @@ def package_version() -> str:
 # ---------------------------------------------------------------- request and response bodies
 
 
-class ChatRequest(BaseModel):
-    message: str = Field(min_length=1, description="The provider's question.")
-    conversation_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    region: Literal["Northwest", "California"] | None = None
+def _plain_text(value: str) -> str:
+    """Text a person typed: no lone surrogates (they cannot be stored) and no control characters but tab and
+    line breaks."""
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValueError("contains an invalid character (a lone UTF-16 surrogate)")
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
+        raise ValueError("contains a control character")
+    return value
 
 
-class EscalateRequest(BaseModel):
-    conversation_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    organisation: str = Field(min_length=1, max_length=200)
+Text = Annotated[str, AfterValidator(_plain_text)]
+Ident = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Secret = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChatRequest(Body):
+    message: Text = Field(min_length=1, description="The provider's question.")
+    conversation_id: Ident | None = Field(default=None, description="A conversation the service issued.")
+    conversation_secret: Secret | None = Field(default=None, description="The secret issued with it.")
+    region: Text | None = Field(default=None, max_length=100, description="One of the regions the documents name.")
+
+
+class EscalateRequest(Body):
+    conversation_id: Ident | None = None
+    conversation_secret: Secret | None = None
+    name: Text = Field(min_length=1, max_length=200)
+    organisation: Text = Field(min_length=1, max_length=200)
     phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9()+.\-\sx]{7,40}$")
     email: str | None = Field(default=None, max_length=200, pattern=r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
-    note: str = Field(default="", max_length=4000)
+    note: Text = Field(default="", max_length=4000)
 
 
-class InquiryUpdate(BaseModel):
+class InquiryUpdate(Body):
     status: Literal["new", "in_progress", "resolved"] | None = None
-    assigned_to: str | None = Field(default=None, max_length=100)
-    note: str | None = Field(default=None, max_length=4000)
-    reply: str | None = Field(default=None, max_length=8000)
-    approved: bool = False
+    assigned_to: Text | None = Field(default=None, max_length=100)
+    note: Text | None = Field(default=None, max_length=4000)
+    reply: Text | None = Field(default=None, max_length=8000)
+    approved: bool | None = Field(default=None, description="true: serve the reply as the approved answer; "
+                                  "false: withdraw the approved answer; absent: leave it as it is.")
 
 
-class TokenRequest(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+class TokenRequest(Body):
+    name: Text = Field(min_length=1, max_length=100)
     admin: bool = False
 
 
-class FeedbackRequest(BaseModel):
-    message_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+class FeedbackRequest(Body):
+    message_id: Ident
     rating: Literal["up", "down"]
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: Text | None = Field(default=None, max_length=2000)
+
+
+class ErrorBody(BaseModel):
+    """Every error but a validation error: a stable code and a reason for people."""
+
+    error: str
+    detail: str
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer."""
+    reasons = {400: "Bad request", 401: "No valid staff token", 403: "Not allowed",
+               404: "Not found", 409: "Conflict", 413: "Body or question too large", 429: "Too many requests",
+               503: "The index is not ready"}
+    return {code: {"model": ErrorBody, "description": reasons[code]} for code in codes}
 
 
 # ---------------------------------------------------------------- metrics (Prometheus text format)
@@ -92,6 +161,7 @@ class Metrics:
     answers: int = 0
     abstentions: int = 0
     urgent: int = 0
+    reloads: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -125,10 +195,86 @@ class Metrics:
             lines += ["# TYPE pa_answers_total counter", f"pa_answers_total {self.answers}",
                       "# TYPE pa_abstentions_total counter", f"pa_abstentions_total {self.abstentions}",
                       "# TYPE pa_urgent_answers_total counter", f"pa_urgent_answers_total {self.urgent}",
+                      "# TYPE pa_index_reloads_total counter", f"pa_index_reloads_total {self.reloads}",
                       "# TYPE pa_feedback_total counter"]
         for rating in ("up", "down"):
             lines.append(f'pa_feedback_total{{rating="{rating}"}} {feedback.get(rating, 0)}')
         return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- per-client limits
+
+
+class Limiter:
+    """Moving-window limits per client and kind of request (the 'limits' library, in process)."""
+
+    def __init__(self, limits: dict[str, str]) -> None:
+        self.items: dict[str, list[RateLimitItem]] = {kind: parse_many(spec) for kind, spec in limits.items()}
+        self.strategy = MovingWindowRateLimiter(MemoryStorage())
+
+    def hit(self, kind: str, client: str) -> None:
+        """Count one request of ``kind`` from ``client``; RateLimited once over any of its limits."""
+        for item in self.items.get(kind, []):
+            if not self.strategy.hit(item, kind, client):
+                reset, _ = self.strategy.get_window_stats(item, kind, client)
+                wait = max(1, math.ceil(reset - time.time()))
+                raise RateLimited(f"too many {kind} requests from this client; try again in {wait} s",
+                                  headers={"Retry-After": str(wait)})
+
+
+def client_key(request: Request) -> str:
+    """Who is asking, for limits and burst flags: the client address as the proxy headers give it, hashed."""
+    host = request.client.host if request.client else "unknown"
+    return sha256(host.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- following the index
+
+
+class IndexFollower(threading.Thread):
+    """Polls the catalog for a completed ingest (a new index version) and swaps the assistant between
+    requests: a request holds the assistant it started with, so none sees half an index."""
+
+    def __init__(self, state: State, build: Callable[[Assistant | None], Assistant]) -> None:
+        super().__init__(name="index-follower", daemon=True)
+        self.state, self.build = state, build
+        self.stopped = threading.Event()
+
+    def current_version(self) -> str | None:
+        path = self.state.settings.catalog_path
+        if not path.is_file():
+            return None
+        catalog = Catalog(path)
+        try:
+            return catalog.index_version()
+        finally:
+            catalog.close()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.state.settings.index_poll_seconds):
+            try:
+                self.check()
+            except Exception:  # the service keeps answering from the index it has
+                log.error(json.dumps({"event": "index_reload_failed", "trace": _frames()}))
+
+    def check(self) -> bool:
+        """Swap to the newest complete index if there is one; whether a swap happened."""
+        seen = self.state.assistant.snapshot.version if self.state.assistant else None
+        newest = self.current_version()
+        if newest is None or newest == seen:
+            return False
+        started = time.perf_counter()
+        fresh = self.build(self.state.assistant)
+        if fresh.snapshot.version != self.current_version():
+            return False  # another ingest completed meanwhile: take that one on the next poll
+        fresh.approved = self.state.triage
+        self.state.triage.phi = fresh.phi
+        self.state.assistant, self.state.error = fresh, None
+        with self.state.metrics.lock:
+            self.state.metrics.reloads += 1
+        log.info(json.dumps({"event": "index_reloaded", "version": newest,
+                             "ms": round((time.perf_counter() - started) * 1000, 1)}))
+        return True
 
 
 # ---------------------------------------------------------------- application state and dependencies
@@ -139,6 +285,7 @@ class State:
     settings: Settings
     metrics: Metrics
     triage: TriageStore
+    limiter: Limiter
     assistant: Assistant | None = None
     error: str | None = None
 
@@ -157,12 +304,17 @@ def get_assistant(state: StateDep) -> Assistant:
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+bearer = HTTPBearer(auto_error=False, description="A staff token (`provider-assistant staff add-token NAME`).")
 
 
-def get_staff(request: Request, state: StateDep) -> Staff:
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    return state.triage.authenticate(token)
+def get_staff(request: Request, state: StateDep,
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Staff:
+    client = client_key(request)
+    try:
+        return state.triage.authenticate(credentials.credentials if credentials else None, client=client)
+    except Unauthorized:
+        state.limiter.hit("staff_sign_in", client)  # guessing tokens meets a limit too
+        raise
 
 
 StaffDep = Annotated[Staff, Depends(get_staff)]
@@ -177,15 +329,26 @@ def get_admin(staff: StaffDep) -> Staff:
 AdminDep = Annotated[Staff, Depends(get_admin)]
 
 
-def inquiry_filters(status: str | None = None, category: str | None = None, urgent: bool | None = None,
-                    max_age_days: float | None = None, q: str | None = None) -> dict[str, Any]:
+def limited(kind: str) -> Any:
+    """A dependency counting one request of ``kind`` against the client's limit."""
+
+    def check(request: Request, state: StateDep) -> None:
+        state.limiter.hit(kind, client_key(request))
+
+    return Depends(check)
+
+
+def inquiry_filters(status: Literal["new", "in_progress", "resolved"] | None = None,
+                    category: Annotated[str | None, Query(max_length=60)] = None, urgent: bool | None = None,
+                    max_age_days: Annotated[float | None, Query(ge=0, le=36500)] = None,
+                    q: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:
     """The queue's filters from the query string (status, category, urgent, age in days, text)."""
-    if status and status not in STATUSES:
-        raise HTTPException(422, f"status must be one of {', '.join(STATUSES)}")
+    assert status is None or status in STATUSES
     return {"status": status, "category": category, "urgent": urgent, "max_age_days": max_age_days, "text": q}
 
 
 FiltersDep = Annotated[dict[str, Any], Depends(inquiry_filters)]
+InquiryId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 
 def sse(event: str, data: Any) -> str:
@@ -208,46 +371,125 @@ def highlights(text: str, quote: str) -> list[list[int]]:
     return ranges
 
 
+def _frames() -> list[str]:
+    """Where the current exception was raised, as file:line:function frames: never its message or locals,
+    which may hold what a provider typed."""
+    return [f"{Path(f.filename).name}:{f.lineno}:{f.name}" for f in traceback.extract_tb(sys.exc_info()[2])]
+
+
+# ---------------------------------------------------------------- ASGI guards
+
+
+class BodyLimit:
+    """Refuses a request body over ``limit`` bytes with 413 before anything parses it (by Content-Length, or
+    by counting a chunked body as it arrives)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await _send_json(send, 413, {"error": TooLarge.code, "detail": f"the body is over {self.limit} bytes"})
+            return
+        received = 0
+
+        async def counted() -> MutableMapping[str, Any]:
+            nonlocal received
+            message: MutableMapping[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            await _send_json(send, 413, {"error": TooLarge.code, "detail": f"the body is over {self.limit} bytes"})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """FastAPI's validation errors without the ``input`` and ``ctx`` they carry: the input may be what a
+    provider typed, member identifiers included."""
+    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "invalid")), "type": str(e.get("type", ""))}
+            for e in exc.errors()]
+
+
 # ---------------------------------------------------------------- the app
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     """The service. The lifespan loads the index, the model and the assistant once (or takes the one given,
-    e.g. with a fake LLM writer for tests)."""
+    e.g. with a fake LLM writer for tests) and starts following the index."""
     settings = settings or get_settings()
+
+    def build(previous: Assistant | None) -> Assistant:
+        if previous is not None:
+            return previous.reloaded()
+        fresh = Assistant.from_settings(settings)
+        fresh.embedder.embed_query("warm up")
+        return fresh
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         triage = await run_in_threadpool(TriageStore.from_settings, settings)  # migrations run here
-        state = State(settings, Metrics(), triage, assistant)
+        state = State(settings, Metrics(), triage, Limiter(settings.rate_limits), assistant)
         app.state.pa = state
         if state.assistant is None:
             try:
-                state.assistant = await run_in_threadpool(Assistant.from_settings, settings)
-                await run_in_threadpool(state.assistant.embedder.embed_query, "warm up")
+                state.assistant = await run_in_threadpool(build, None)
             except AssistantError as exc:
                 state.error = exc.message
                 log.error(json.dumps({"event": "startup", "error": exc.message}))
-        if state.assistant is not None and state.assistant.approved is None:
-            state.assistant.approved = triage
+        if state.assistant is not None:
+            if state.assistant.approved is None:
+                state.assistant.approved = triage
+            triage.phi = state.assistant.phi
+        follower = IndexFollower(state, build)
+        follower.start()
+        app.state.follower = follower
         yield
+        follower.stopped.set()
         triage.engine.dispose()
 
     app = FastAPI(title="Provider Assistant", version=package_version(), lifespan=lifespan,
                   docs_url="/docs-api", redoc_url=None, openapi_url="/openapi.json")
     app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
-                       allow_methods=["GET", "POST", "PATCH"], allow_headers=["Content-Type", "Authorization"],
-                       expose_headers=["X-Request-ID"])
+                       allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                       allow_headers=["Content-Type", "Authorization", "X-Conversation-Secret"],
+                       expose_headers=["X-Request-ID", "Retry-After"])
+    if settings.trusted_proxies:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.middleware("http")
-    async def request_log(request: Request, call_next: Any) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+    async def request_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = re.sub(r"[^A-Za-z0-9_-]", "", request.headers.get("x-request-id", ""))[:64] \
+            or uuid.uuid4().hex[:16]
         started = time.perf_counter()
         status = 500
         try:
-            response: Response = await call_next(request)
+            response = await call_next(request)
             status = response.status_code
             response.headers["X-Request-ID"] = request_id
+            _security_headers(request, response)
             return response
         finally:
             seconds = time.perf_counter() - started
@@ -256,44 +498,87 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             state = getattr(request.app.state, "pa", None)
             if state is not None:
                 state.metrics.observe(request.method, path, status, seconds)
-            # never the body: it may hold member identifiers
+            # never the body or the query string: they may hold member identifiers
             log.info(json.dumps({"request_id": request_id, "method": request.method, "route": path,
                                  "status": status, "ms": round(seconds * 1000, 1)}))
 
     @app.exception_handler(AssistantError)
     async def assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
-        return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status_code)
+        if isinstance(exc, InvalidRequest):
+            return JSONResponse({"detail": [{"loc": ["body", exc.field], "msg": exc.message,
+                                             "type": exc.code}]}, status_code=422)
+        return JSONResponse({"error": exc.code, "detail": exc.message}, status_code=exc.status_code,
+                            headers=exc.headers)
 
-    def check_size(state: State, message: str) -> None:
-        if len(message) > state.settings.max_message_chars:
-            raise HTTPException(413, f"message is {len(message)} characters; the limit is "
-                                     f"{state.settings.max_message_chars}")
-        if not message.strip():
-            raise HTTPException(422, "message is empty")
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body that is not JSON in UTF-8: a validation error like any other
+            return JSONResponse({"detail": [{"loc": ["body"], "msg": "the body is not valid JSON (UTF-8)",
+                                             "type": "json_invalid"}]}, status_code=422)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"error": code, "detail": str(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
-    @app.post("/api/chat")
-    def chat(body: ChatRequest, assistant: AssistantDep, state: StateDep) -> dict[str, Any]:
-        check_size(state, body.message)
-        answer = assistant.ask(body.message, body.conversation_id, body.region)
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_details(exc)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error(json.dumps({"event": "unhandled", "error": type(exc).__name__, "route": request.url.path,
+                              "trace": _frames()}))
+        return JSONResponse({"error": "internal_error", "detail": "the request could not be handled"},
+                            status_code=500)
+
+    def check_message(state: State, assistant: Assistant, body: ChatRequest) -> None:
+        if len(body.message) > state.settings.max_message_chars:
+            raise TooLarge(f"message is {len(body.message)} characters; the limit is "
+                           f"{state.settings.max_message_chars}")
+        if not body.message.strip():
+            raise InvalidRequest("message is empty", "message")
+        if body.region is not None and body.region not in assistant.regions:
+            raise InvalidRequest(f"region must be one of {', '.join(sorted(assistant.regions)) or '(none)'}",
+                                 "region")
+
+    def conversation_for(assistant: Assistant, body: ChatRequest) -> tuple[str, str | None]:
+        """The conversation to answer in: the client's own (its secret checked) or a new one the service issues,
+        with the secret to return (once)."""
+        if body.conversation_id is None:
+            return assistant.conversations.create(body.region)
+        check_secret(assistant, body.conversation_id, body.conversation_secret)
+        return body.conversation_id, None
+
+    @app.post("/api/chat", responses=_errors(403, 404, 413, 429, 503))
+    def chat(body: ChatRequest, assistant: AssistantDep, state: StateDep,
+             _: None = limited("chat")) -> dict[str, Any]:
+        check_message(state, assistant, body)
+        conversation_id, secret = conversation_for(assistant, body)
+        answer = assistant.ask(body.message, conversation_id, body.region)
         state.metrics.answered(answer)
         state.triage.record_turn(answer, body.message)
-        return answer
+        return {**answer, **({"conversation_secret": secret} if secret else {})}
 
-    @app.post("/api/chat/stream")
-    async def chat_stream(body: ChatRequest, assistant: AssistantDep, state: StateDep) -> StreamingResponse:
-        check_size(state, body.message)
+    @app.post("/api/chat/stream", response_class=StreamingResponse,
+              responses={200: {"content": {"text/event-stream": {}},
+                               "description": "meta, delta…, sources, done (or error)"},
+                         **_errors(403, 404, 413, 429, 503)})
+    async def chat_stream(body: ChatRequest, assistant: AssistantDep, state: StateDep,
+                          _: None = limited("chat")) -> StreamingResponse:
+        check_message(state, assistant, body)
+        conversation_id, secret = await run_in_threadpool(conversation_for, assistant, body)
 
         async def events() -> AsyncIterator[str]:
             try:
-                answer = await run_in_threadpool(assistant.ask, body.message, body.conversation_id, body.region)
+                answer = await run_in_threadpool(assistant.ask, body.message, conversation_id, body.region)
+                await run_in_threadpool(state.triage.record_turn, answer, body.message)
             except Exception as exc:  # the client gets an error event, never a dropped connection
-                log.exception("stream failed")
+                log.error(json.dumps({"event": "stream_failed", "error": type(exc).__name__, "trace": _frames()}))
                 yield sse("error", {"error": type(exc).__name__, "detail": "the answer could not be produced"})
                 return
             state.metrics.answered(answer)
-            await run_in_threadpool(state.triage.record_turn, answer, body.message)
-            yield sse("meta", {k: answer[k] for k in ("conversation_id", "message_id", "urgent", "abstained",
-                                                      "phi_detected", "category", "confidence")})
+            meta = {k: answer[k] for k in ("conversation_id", "message_id", "urgent", "abstained", "phi_detected",
+                                           "category", "confidence")}
+            yield sse("meta", {**meta, **({"conversation_secret": secret} if secret else {})})
             for piece in answer_pieces(answer["answer"]):
                 yield sse("delta", {"text": piece})
             yield sse("sources", {"citations": answer["citations"], "contacts": answer["contacts"]})
@@ -302,19 +587,29 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    @app.get("/api/conversations/{conversation_id}")
-    def conversation(conversation_id: str, assistant: AssistantDep) -> dict[str, Any]:
-        if not assistant.conversations.exists(conversation_id):
-            raise HTTPException(404, f"no conversation {conversation_id}")
+    def check_secret(assistant: Assistant, conversation_id: str, secret: str | None) -> None:
+        known = assistant.conversations.verify(conversation_id, secret)
+        if known is None:
+            raise NotFound(f"no conversation {conversation_id}")
+        if not known:
+            raise Forbidden("this conversation needs the secret it was issued with")
+
+    @app.get("/api/conversations/{conversation_id}", responses=_errors(403, 404, 429, 503))
+    def conversation(conversation_id: Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+                     assistant: AssistantDep,
+                     x_conversation_secret: Annotated[str | None, Header(max_length=128)] = None,
+                     _: None = limited("conversation")) -> dict[str, Any]:
+        check_secret(assistant, conversation_id, x_conversation_secret)
         turns = assistant.conversations.turns(conversation_id, limit=200)
         return {"conversation_id": conversation_id,
                 "messages": [{"message_id": t.message_id, "question": t.question, "answer": t.answer} for t in turns]}
 
-    @app.get("/api/sources/{chunk_id}")
-    def source(chunk_id: str, assistant: AssistantDep, message_id: str | None = None) -> dict[str, Any]:
+    @app.get("/api/sources/{chunk_id}", responses=_errors(404, 503))
+    def source(chunk_id: Annotated[str, PathParam(max_length=200)], assistant: AssistantDep,
+               message_id: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
         chunk = assistant.snapshot.chunks.get(chunk_id)
         if chunk is None:
-            raise HTTPException(404, f"no passage {chunk_id} in the current index")
+            raise NotFound(f"no passage {chunk_id} in the current index")
         quote = ""
         if message_id:
             found = assistant.conversations.message(message_id)
@@ -327,84 +622,115 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                 "printed_page": chunk.printed_page, "url": f"/docs/{chunk.doc_id}{anchor}", "text": chunk.text,
                 "highlights": highlights(chunk.text, quote) if quote else []}
 
-    @app.get("/docs/{doc_id}", response_model=None)
-    def document(doc_id: str, assistant: AssistantDep) -> FileResponse:
+    @app.get("/docs/{doc_id}", response_class=FileResponse,
+             responses={200: {"content": {"application/pdf": {}, "text/html": {}, "text/plain": {}},
+                              "description": "The source document"}, **_errors(404, 503)})
+    def document(doc_id: Annotated[str, PathParam(max_length=200)], assistant: AssistantDep) -> FileResponse:
         record = assistant.snapshot.documents.get(doc_id)
         if record is None or not Path(record.source_path).is_file():
-            raise HTTPException(404, f"no document {doc_id}")
+            raise NotFound(f"no document {doc_id}")
         path = Path(record.source_path)
-        media = {".pdf": "application/pdf", ".html": "text/html", ".htm": "text/html",
-                 ".md": "text/markdown"}.get(path.suffix.lower(), "text/plain")
-        return FileResponse(path, media_type=media, content_disposition_type="inline",
-                            filename=path.name, headers={"Cache-Control": "no-cache"})
+        media = {".pdf": "application/pdf", ".html": "text/html", ".htm": "text/html"}.get(path.suffix.lower(),
+                                                                                          "text/plain")
+        headers = {"Cache-Control": "no-cache"}
+        if media != "application/pdf":  # a PDF viewer refuses a sandbox; a page must not run on this origin
+            headers["Content-Security-Policy"] = DOCUMENT_CSP
+        return FileResponse(path, media_type=media, content_disposition_type="inline", filename=path.name,
+                            headers=headers)
 
-    @app.post("/api/feedback", status_code=201)
-    def feedback(body: FeedbackRequest, assistant: AssistantDep, state: StateDep) -> dict[str, Any]:
+    @app.post("/api/feedback", status_code=201, responses=_errors(404, 429, 503))
+    def feedback(body: FeedbackRequest, assistant: AssistantDep, state: StateDep,
+                 _: None = limited("feedback")) -> dict[str, Any]:
         if assistant.conversations.message(body.message_id) is None:
-            raise HTTPException(404, f"no answer {body.message_id}")
-        feedback_id = assistant.conversations.add_feedback(body.message_id, body.rating, body.comment)
-        state.triage.record_feedback(body.message_id, body.rating)
+            raise NotFound(f"no answer {body.message_id}")
+        comment = redact(body.comment, assistant.phi) if body.comment else None
+        feedback_id = assistant.conversations.add_feedback(body.message_id, body.rating, comment)
+        state.triage.record_feedback(body.message_id, body.rating, comment)
         return {"feedback_id": feedback_id, "message_id": body.message_id, "rating": body.rating}
 
-    @app.post("/api/escalate", status_code=201)
-    def escalate(body: EscalateRequest, state: StateDep) -> dict[str, Any]:
+    @app.post("/api/escalate", status_code=201, responses=_errors(403, 404, 429))
+    def escalate(request: Request, body: EscalateRequest, state: StateDep, response: Response,
+                 _: None = limited("escalate")) -> dict[str, Any]:
         if not (body.phone or body.email):
-            raise HTTPException(422, "leave a phone number or an e-mail address so provider relations can reply")
+            raise InvalidRequest("leave a phone number or an e-mail address so provider relations can reply", "phone")
+        if body.conversation_id is not None:
+            if state.assistant is None:
+                raise IndexNotReady(state.error or "the index is not loaded yet")
+            check_secret(state.assistant, body.conversation_id, body.conversation_secret)
         created = state.triage.escalate(conversation_id=body.conversation_id, name=body.name,
                                         organisation=body.organisation, phone=body.phone, email=body.email,
-                                        note=body.note)
-        return {**created, "message": f"Your reference number is {created['reference']}."}
+                                        note=body.note, client=client_key(request))
+        if created.get("existing"):
+            response.status_code = 200  # the open inquiry of this conversation: a retry, not a new one
+            message = f"Your conversation is already with provider relations as {created['reference']}."
+        else:
+            message = f"Your reference number is {created['reference']}."
+        return {**created, "message": message}
 
-    @app.get("/api/inquiries")
-    def list_inquiries(staff: StaffDep, state: StateDep, filters: FiltersDep) -> dict[str, Any]:
-        return {"inquiries": state.triage.list_inquiries(**filters)}
+    @app.get("/api/inquiries", responses=_errors(401, 429))
+    def list_inquiries(staff: StaffDep, state: StateDep, filters: FiltersDep,
+                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                       offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> dict[str, Any]:
+        return {"inquiries": state.triage.list_inquiries(**filters, limit=limit, offset=offset),
+                "total": state.triage.count_inquiries(**filters), "limit": limit, "offset": offset}
 
-    @app.get("/api/inquiries.csv", response_class=PlainTextResponse)
+    @app.get("/api/inquiries.csv", response_class=Response,
+             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                              "description": "The whole queue as CSV"},
+                        **_errors(401, 429)})
     def export_inquiries(staff: StaffDep, state: StateDep, filters: FiltersDep) -> Response:
-        import csv
-        import io
-
-        rows = state.triage.list_inquiries(**filters)
-        buffer = io.StringIO()
-        columns = ["reference", "created", "status", "urgent", "category", "organisation", "name",
-                   "suggested_department", "assigned_to", "note"]
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(buffer.getvalue(), media_type="text/csv",
+        rows: list[dict[str, Any]] = []
+        while True:  # the whole queue, page by page
+            page = state.triage.list_inquiries(**filters, limit=200, offset=len(rows))
+            rows += page
+            if len(page) < 200:
+                break
+        return Response(inquiries_csv(rows), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="inquiries.csv"'})
 
-    @app.get("/api/inquiries/{inquiry_id}")
-    def read_inquiry(inquiry_id: int, staff: StaffDep, state: StateDep) -> dict[str, Any]:
+    @app.get("/api/inquiries/{inquiry_id}", responses=_errors(401, 404, 429))
+    def read_inquiry(inquiry_id: InquiryId, staff: StaffDep, state: StateDep) -> dict[str, Any]:
         return state.triage.get(inquiry_id)
 
-    @app.patch("/api/inquiries/{inquiry_id}")
-    def update_inquiry(inquiry_id: int, body: InquiryUpdate, staff: StaffDep, state: StateDep) -> dict[str, Any]:
+    @app.patch("/api/inquiries/{inquiry_id}", responses=_errors(401, 404, 429))
+    def update_inquiry(inquiry_id: InquiryId, body: InquiryUpdate, staff: StaffDep, state: StateDep) -> dict[str, Any]:
+        if body.approved and not body.reply and not state.triage.get(inquiry_id).get("reply"):
+            raise InvalidRequest("an approved answer needs a reply", "reply")
         return state.triage.update(inquiry_id, staff, status=body.status, assigned_to=body.assigned_to,
                                    note=body.note, reply=body.reply, approved=body.approved)
 
-    @app.get("/api/staff/analytics")
-    def analytics(staff: StaffDep, state: StateDep, days: int = 30) -> dict[str, Any]:
+    @app.get("/api/staff/analytics", responses=_errors(401, 429))
+    def analytics(staff: StaffDep, state: StateDep, days: Annotated[int, Query(ge=1, le=3650)] = 30) -> dict[str, Any]:
         return state.triage.analytics(days)
 
-    @app.get("/api/staff/tokens")
+    @app.get("/api/staff/audit", responses=_errors(401, 403, 429))
+    def audit_log(admin: AdminDep, state: StateDep, limit: Annotated[int, Query(ge=1, le=500)] = 200,
+                  offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> dict[str, Any]:
+        return {"entries": state.triage.audit_log(limit=limit, offset=offset)}
+
+    @app.get("/api/staff/tokens", responses=_errors(401, 403, 429))
     def list_tokens(admin: AdminDep, state: StateDep) -> dict[str, Any]:
         return {"tokens": state.triage.list_tokens()}
 
-    @app.post("/api/staff/tokens", status_code=201)
+    @app.post("/api/staff/tokens", status_code=201, responses=_errors(401, 403, 429))
     def add_token(body: TokenRequest, admin: AdminDep, state: StateDep) -> dict[str, Any]:
-        token = state.triage.add_token(body.name, body.admin)
-        state.triage.audit_action(admin, "add_token", {"name": body.name, "admin": body.admin})
+        token = state.triage.add_token(body.name, body.admin, actor=admin.name)
         return {"name": body.name, "admin": body.admin, "token": token}
 
-    @app.get("/healthz")
+    @app.delete("/api/staff/tokens/{token_id}", responses=_errors(401, 403, 404, 429))
+    def revoke_token(token_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], admin: AdminDep,
+                     state: StateDep) -> dict[str, Any]:
+        state.triage.revoke_token(token_id, actor=admin.name)
+        return {"id": token_id, "revoked": True}
+
+    @app.get("/healthz", responses={503: {"description": "No complete index yet"}})
     def healthz(state: StateDep) -> JSONResponse:
         a = state.assistant
         body: dict[str, Any] = {"status": "ok" if a else "not_ready", "version": package_version(),
                                 "model": a.embedder.name if a else state.settings.embedding_model}
         if a:
             body.update(documents=len(a.snapshot.documents), chunks=len(a.snapshot.chunks),
-                        collection=a.snapshot.collection)
+                        collection=a.snapshot.collection, index_version=a.snapshot.version)
         else:
             body["error"] = state.error
         return JSONResponse(body, status_code=200 if a else 503)
@@ -418,6 +744,19 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                             ("/staff.js", "staff.js")):
         app.add_api_route(route, static_file(filename), methods=["GET"], include_in_schema=False)
     return app
+
+
+def _security_headers(request: Request, response: Response) -> None:
+    """Headers every response carries; the pages get a strict CSP (the API docs page loads its own assets)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.url.path.startswith("/docs-api"):
+        return
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if response.headers.get("content-type", "").startswith("text/html"):
+        response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+    if request.url.path.startswith(("/api/", "/staff")):
+        response.headers.setdefault("Cache-Control", "no-store")
 
 
 def static_file(filename: str) -> Any:
@@ -450,7 +789,8 @@ def run(args: argparse.Namespace) -> int:
     handler = logging.StreamHandler(sys.stderr)
     log.addHandler(handler)
     log.propagate = False
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    # proxy headers are honoured by the app itself, only from PA_TRUSTED_PROXIES
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", proxy_headers=False)
     return 0
 
 

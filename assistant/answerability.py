@@ -153,15 +153,17 @@ class Gap:
     detail: str
 
     def explain(self) -> str:
+        """Why the sources do not answer, in words that never repeat the question's own: a name, code or thing
+        no document mentions may be a member's name or an identifier the screen did not catch."""
         return {
             "amount": "they give no payment amounts or rates for it",
             "address": "they give no street or mailing address for it",
             "duration": (f"the passages on this topic give no number of {self.detail}s for it" if self.detail
                          else "the passages on this topic give no time limit for it"),
-            "code": f"no document mentions {self.detail}",
-            "place": f"they do not cover {self.detail}",
-            "name": f"no document mentions \u201c{self.detail}\u201d",
-            "coverage": f"no document mentions \u201c{self.detail}\u201d, so they cannot say whether it is covered",
+            "code": "no document mentions the code you gave",
+            "place": "they do not cover the state or program you named",
+            "name": "no document mentions the name you gave",
+            "coverage": "no document mentions the service you asked about, so they cannot say whether it is covered",
             "request": "I answer questions about the manual; I do not write letters or other documents",
             "off_topic": "it is not about the plan's rules and procedures for providers",
         }[self.reason]

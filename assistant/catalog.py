@@ -17,6 +17,9 @@ from pathlib import Path
 
 from assistant.schema import Contact
 
+# The meta key a completed ingest bumps; a service follows it (see IndexSnapshot.open and server.IndexFollower).
+INDEX_VERSION = "index_version"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -104,6 +107,10 @@ class Catalog:
 
     def active_collection(self) -> str | None:
         return self.get_meta("active_collection")
+
+    def index_version(self) -> str | None:
+        """The version of the last complete ingest; None while the first one is still running."""
+        return self.get_meta(INDEX_VERSION)
 
     def documents(self, collection: str) -> dict[str, DocumentRecord]:
         rows = self._db.execute(

@@ -1,9 +1,13 @@
 """Conversations in SQLite (data dir), so a follow-up finds its earlier turns across invocations.
-Only redacted text is stored."""
+Only redacted text is stored. A conversation begun over HTTP is bound to a secret (stored hashed) that its
+client must show to read or continue it; the local CLI names its own conversations."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import sqlite3
 import time
 import uuid
@@ -31,6 +35,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     comment TEXT,
     created REAL NOT NULL
 );
+CREATE UNIQUE INDEX IF NOT EXISTS feedback_one_per_message ON feedback (message_id);
 """
 
 
@@ -48,6 +53,10 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 class ConversationStore:
     """A small SQLite file; each call opens its own connection, so threads can share the store."""
 
@@ -56,7 +65,13 @@ class ConversationStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")  # stored in the file: once is enough
-            db.executescript(_SCHEMA)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(conversations)")}
+            if columns and "secret_hash" not in columns:  # a file from before conversation secrets
+                db.execute("ALTER TABLE conversations ADD COLUMN secret_hash TEXT")
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone():
+                # before one rating per answer: keep each answer's latest
+                db.execute("DELETE FROM feedback WHERE id NOT IN (SELECT MAX(id) FROM feedback GROUP BY message_id)")
+            db.executescript(_SCHEMA.replace("region TEXT);", "region TEXT, secret_hash TEXT);"))
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -77,6 +92,23 @@ class ConversationStore:
             if region:
                 db.execute("UPDATE conversations SET region = ? WHERE id = ?", (region, cid))
         return cid
+
+    def create(self, region: str | None = None) -> tuple[str, str]:
+        """A new conversation issued by the service: its id and the secret its client keeps (shown once)."""
+        cid, secret = new_id("c"), secrets.token_urlsafe(24)
+        with self._connect() as db:
+            db.execute("INSERT INTO conversations (id, created, region, secret_hash) VALUES (?, ?, ?, ?)",
+                       (cid, time.time(), region, _hash(secret)))
+        return cid, secret
+
+    def verify(self, conversation_id: str, secret: str | None) -> bool | None:
+        """None when there is no such conversation; else whether the secret is the one it was issued with.
+        A conversation the CLI named has no secret and cannot be reached over HTTP."""
+        with self._connect() as db:
+            row = db.execute("SELECT secret_hash FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        if row is None:
+            return None
+        return bool(row[0] and secret and hmac.compare_digest(row[0], _hash(secret)))
 
     def region(self, conversation_id: str) -> str | None:
         with self._connect() as db:
@@ -101,10 +133,15 @@ class ConversationStore:
         return (row[0], Turn(row[1], row[2], row[3], json.loads(row[4]))) if row else None
 
     def add_feedback(self, message_id: str, rating: str, comment: str | None) -> int:
+        """Rate an answer; a second rating of the same answer replaces the first (it must not add up). The
+        comment must already be screened."""
         with self._connect() as db:
-            cur = db.execute("INSERT INTO feedback (message_id, rating, comment, created) VALUES (?, ?, ?, ?)",
+            cur = db.execute("INSERT INTO feedback (message_id, rating, comment, created) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT (message_id) DO UPDATE SET rating = excluded.rating, "
+                             "comment = excluded.comment, created = excluded.created",
                              (message_id, rating, comment, time.time()))
-            return int(cur.lastrowid or 0)
+            row = db.execute("SELECT id FROM feedback WHERE message_id = ?", (message_id,)).fetchone()
+            return int(row[0] if row else cur.lastrowid or 0)
 
     def feedback_counts(self) -> dict[str, int]:
         with self._connect() as db:

@@ -9,9 +9,10 @@ class AssistantError(Exception):
     status_code = 500
     code = "internal_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.headers = headers or {}
 
 
 class IndexNotReady(AssistantError):
@@ -61,3 +62,28 @@ class Forbidden(AssistantError):
 
     status_code = 403
     code = "forbidden"
+
+
+class InvalidRequest(AssistantError):
+    """A request whose body or parameters break a rule the schema cannot state; ``field`` names the culprit."""
+
+    status_code = 422
+    code = "invalid_request"
+
+    def __init__(self, message: str, field: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TooLarge(AssistantError):
+    """A request body or question over the service's limit."""
+
+    status_code = 413
+    code = "too_large"
+
+
+class RateLimited(AssistantError):
+    """A client over its per-client limit; ``Retry-After`` says when to try again."""
+
+    status_code = 429
+    code = "rate_limited"

@@ -23,17 +23,23 @@ class IndexSnapshot:
     chunks: dict[str, Chunk]
     documents: dict[str, DocumentRecord]
     contacts: list[Contact]
+    version: str | None = None  # the completed ingest this snapshot shows
 
     @classmethod
-    def open(cls, settings: Settings, store: ChromaStore | None = None) -> IndexSnapshot:
-        """Load the active collection; IndexNotReady when nothing has been ingested."""
+    def open(cls, settings: Settings, store: ChromaStore | None = None, *, complete_only: bool = True) -> IndexSnapshot:
+        """Load the active collection; IndexNotReady when nothing has been ingested, or (``complete_only``) while
+        the first ingest is still running: a service must not answer from part of the corpus."""
         if not settings.catalog_path.is_file():
             raise IndexNotReady(f"no index in {settings.data_dir}; run 'provider-assistant ingest' first")
         catalog = Catalog(settings.catalog_path)
         try:
             collection = catalog.active_collection()
+            version = catalog.index_version()
             if collection is None:
                 raise IndexNotReady(f"no index in {settings.data_dir}; run 'provider-assistant ingest' first")
+            if complete_only and version is None:
+                raise IndexNotReady(f"the first ingest into {settings.data_dir} has not finished; "
+                                    "the service starts answering when it completes")
             documents = catalog.documents(collection)
             contacts = catalog.contacts(collection)
         finally:
@@ -41,7 +47,7 @@ class IndexSnapshot:
         index = (store or ChromaStore.open(settings)).get_index(collection)
         live = [cid for record in documents.values() for cid in record.chunk_ids]
         chunks = sorted(index.get(live), key=lambda c: (c.doc_id, c.n))
-        return cls(collection, index, {c.chunk_id: c for c in chunks}, documents, contacts)
+        return cls(collection, index, {c.chunk_id: c for c in chunks}, documents, contacts, version)
 
     def neighbours(self, chunk: Chunk, before: int = 1, after: int = 1) -> list[Chunk]:
         """The chunk with its neighbours in the same document, in document order."""

@@ -6,24 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_PHI_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("ssn", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),
-    ("date", re.compile(r"\b(?:dob|d\.o\.b\.?|born|birth ?date|date of birth)\W{0,3}"
-                        r"(?:\d{1,2}[/-]\d{1,2}[/-]\d{2,4}|[a-z]{3,9}\.? \d{1,2},? \d{4})", re.IGNORECASE)),
-    ("date", re.compile(r"\b\d{1,2}/\d{1,2}/(?:19|20)\d{2}\b")),
-    ("id", re.compile(r"\b(?:mrn|mbr|member|medical record|record|subscriber|patient|pt|health plan|kp|"
-                      r"medi-?cal|cin|policy)\s*(?:id|#|no\.?|number|num)?\s*[:#]?\s*([A-Z]{0,3}\d[\d-]{4,14})\b",
-                      re.IGNORECASE)),
-    ("id", re.compile(r"\b[A-Z]{0,3}\d{7,12}\b")),
-    ("phone", re.compile(r"\b(?:member|patient|pt|her|his|their|mom|dad)(?:'s)?\s+(?:phone|cell|number)\D{0,6}"
-                         r"(\(?\d{3}\)?[-.\s]?\d{3}[-.\s]\d{4})", re.IGNORECASE)),
-    ("name", re.compile(r"\b(?:patient|pt\.?|member|mbr|client|name(?: is)?|for)\s*[:#-]?\s*"
-                        r"((?:[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?)(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?)")),
-    ("name", re.compile(r"\b([A-Z][a-z]+\s+[A-Z][a-z]+),?\s+(?=(?:dob|d\.o\.b|born|mrn|mbr|member\s*(?:id|#)))",
-                        re.IGNORECASE)),
-]
-_NOT_NAMES = {"kaiser permanente", "medi cal", "provider relations", "dual choice", "senior advantage",
-              "apple health", "oregon health", "community supports", "enhanced care", "prior authorization"}
+from assistant.phi import PhiScreen
+
+DEFAULT_SCREEN = PhiScreen()
 
 _INJECTION = re.compile(
     r"(ignore|disregard|forget|override)\s+(all\s+|any\s+|the\s+|your\s+|previous\s+|prior\s+|above\s+)*"
@@ -78,26 +63,14 @@ class Screened:
     urgent: bool
 
 
-def find_phi(text: str) -> list[tuple[str, str]]:
+def find_phi(text: str, phi: PhiScreen | None = None) -> list[tuple[str, str]]:
     """(kind, value) of every member identifier in the text."""
-    found: list[tuple[str, str]] = []
-    for kind, pattern in _PHI_PATTERNS:
-        for m in pattern.finditer(text):
-            value = (m.group(1) if m.groups() and m.group(1) else m.group()).strip()
-            if kind == "name" and (value.lower() in _NOT_NAMES or value.split()[0].lower() in
-                                   {"the", "what", "where", "when", "how", "does", "do", "is", "our", "my"}):
-                continue
-            if kind == "id" and re.fullmatch(r"\d{3}-\d{3}-\d{4}", value):
-                continue  # a phone number of the plan, not a member id
-            found.append((kind, value))
-    return found
+    return [(f.kind, f.value) for f in (phi or DEFAULT_SCREEN).find(text)]
 
 
-def redact(text: str, values: list[str]) -> str:
-    """The text with every identifier replaced by a neutral marker."""
-    for value in sorted(set(values), key=len, reverse=True):
-        text = re.sub(re.escape(value), "[redacted]", text, flags=re.IGNORECASE)
-    return text
+def redact(text: str, phi: PhiScreen | None = None) -> str:
+    """The text with every member identifier replaced by a neutral marker."""
+    return (phi or DEFAULT_SCREEN).redact(text)[0]
 
 
 def strip_injection(text: str) -> tuple[str, bool]:
@@ -111,10 +84,10 @@ def strip_injection(text: str) -> tuple[str, bool]:
     return " ".join(kept).strip(), hidden or len(kept) != len([s for s in sentences if s])
 
 
-def screen(text: str) -> Screened:
-    """Find member data, injected instructions and urgency in a question."""
-    phi = [v for _, v in find_phi(text)]
-    redacted = redact(text, phi)
+def screen(text: str, phi: PhiScreen | None = None) -> Screened:
+    """Find member data, injected instructions and urgency in a question. ``phi`` knows the sources' words and
+    printed contacts (the service passes its own); without it the screen assumes nothing about the plan."""
+    redacted, found = (phi or DEFAULT_SCREEN).redact(text)
     question, injected = strip_injection(redacted)
-    return Screened(text, redacted, tuple(dict.fromkeys(phi)), injected, question,
+    return Screened(text, redacted, tuple(dict.fromkeys(f.value for f in found)), injected, question,
                     is_urgent(text))

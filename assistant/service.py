@@ -22,7 +22,8 @@ from assistant.index import IndexSnapshot
 from assistant.lexical import STOPWORDS, plain_tokens
 from assistant.lexicon import LAY_TERMS
 from assistant.llm import AnswerWriter, Source, grounding_problems
-from assistant.retrieval import HybridRetriever, Retrieval, detect_region, wants_old_edition
+from assistant.phi import PhiScreen
+from assistant.retrieval import HybridRetriever, Retrieval, detect_region, region_of, wants_old_edition
 from assistant.routing import ContactRouter, Routed, asked_kind, verify_contacts
 from assistant.safety import screen
 from assistant.schema import Chunk
@@ -45,6 +46,14 @@ CLEAR_WINNER = 1.5
 COMMON_SHARE = 0.3  # a token in more than this share of chunks says nothing of what a question is about
 MAX_CONTACT_QUOTE = 300  # characters
 ABSTAIN_TEXT = "The provider manual and program pages I have do not cover this question{}, so I can't answer it."
+# Every word the assistant's own sentences may say besides the sources' (see Assistant._without_echo)
+TEMPLATE_WORDS = frozenset(re.findall(r"[a-z0-9]+", " ".join([
+    ABSTAIN_TEXT, "Please contact at", "Urgent: act now.", "From the superseded earlier edition",
+    "(Approved by provider relations.)", "Contact: fax",
+    "The sources give no phone number e-mail address fax number for",
+    *(Gap(reason, "day").explain() for reason in ("amount", "address", "duration", "code", "place", "name",
+                                                  "coverage", "request", "off_topic")),
+]).lower()))
 
 
 @dataclass
@@ -138,12 +147,19 @@ class Assistant:
         self.writer = writer
         self.approved = approved
         self.all_text = "\n".join(c.text for c in snapshot.chunks.values())
+        # the member-identifier screen knows the sources: their words are no member's name, the numbers and
+        # addresses they print are the plan's
+        self.phi = PhiScreen.from_sources(self.all_text, [c.value for c in snapshot.contacts])
+        self._source_words = frozenset(re.findall(r"[a-z0-9]+", self.all_text.lower()))
+        # the regions the documents name: what a client may ask to be answered for
+        self.regions = frozenset(r for r in map(region_of, snapshot.chunks.values()) if r)
         self.answerability = Answerability(self.all_text, vocabulary=self.vocabulary,
                                            common=self.retriever.common_tokens(COMMON_SHARE))
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None,
-                      writer: AnswerWriter | None = None) -> Assistant:
+                      writer: AnswerWriter | None = None, conversations: ConversationStore | None = None,
+                      approved: ApprovedAnswers | None = None) -> Assistant:
         embedder = embedder or SentenceTransformerEmbedder.from_settings(settings)
         snapshot = IndexSnapshot.open(settings)
         snapshot.index.check_model(embedder.name)
@@ -151,7 +167,12 @@ class Assistant:
             from assistant.llm import ChatModelWriter
 
             writer = ChatModelWriter.from_settings(settings)
-        return cls(settings, snapshot, embedder, writer=writer)
+        return cls(settings, snapshot, embedder, conversations=conversations, writer=writer, approved=approved)
+
+    def reloaded(self) -> Assistant:
+        """The same assistant over the index as it is now (a completed ingest): the model, the writer, the
+        conversations and the approved answers carry over."""
+        return Assistant.from_settings(self.settings, self.embedder, self.writer, self.conversations, self.approved)
 
     def ask(self, question: str, conversation_id: str | None = None, region: str | None = None) -> dict[str, Any]:
         """Answer one question in the contract's JSON shape, and remember it in its conversation."""
@@ -164,6 +185,7 @@ class Assistant:
         prepared = self.prepare(question, conversation_id, region)
         started = time.perf_counter()
         answer = self.compose(prepared)
+        answer["answer"] = self._without_echo(answer["answer"], question)
         prepared.timings["answer"] = round((time.perf_counter() - started) * 1000, 2)
         prepared.timings["total"] = round(sum(v for k, v in prepared.timings.items() if k != "total"), 2)
         answer["timings_ms"] = dict(prepared.timings)
@@ -173,7 +195,7 @@ class Assistant:
 
     def prepare(self, question: str, conversation_id: str | None, region: str | None) -> Prepared:
         started = time.perf_counter()
-        screened = screen(question)
+        screened = screen(question, self.phi)
         conv_id = self.conversations.ensure(conversation_id, region)
         history = self.conversations.turns(conv_id) if conversation_id else []
         follow = is_follow_up(screened.question, history)
@@ -240,6 +262,14 @@ class Assistant:
                 "injection_detected": prepared.injection}
         found = self.approved.approved_answer(prepared.question) if self.approved else None
         if found:
+            current = self._current_citations(found["citations"])
+            if current is None:  # the manual changed under the approved answer: answer from it as it is now
+                log.warning("approved answer %s cites text the current index no longer has; not served",
+                            found["id"])
+                found = None
+            else:
+                found = {**found, "citations": current}
+        if found:
             text = self._verified(f"{found['answer']} (Approved by provider relations.)")
             first = found["citations"][0] if found["citations"] else {"doc_title": "", "section": ""}
             return {**base, "answer": text, "citations": found["citations"], "contacts": [], "abstained": False,
@@ -292,6 +322,23 @@ class Assistant:
         return {**base, "answer": intro + text, "citations": citations, "contacts": [r.to_dict() for r in routed],
                 "abstained": False, "category": categorize(top.doc_title, top.section)}
 
+    def _current_citations(self, citations: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """An approved answer's citations pointed at the index as it is now: a chunk a re-ingest replaced is
+        swapped for the current chunk of the same document that still holds the quoted text. None when a quote
+        is in no current chunk (the approved answer no longer matches the manual)."""
+        out: list[dict[str, Any]] = []
+        for c in citations:
+            chunk = self.snapshot.chunks.get(c.get("chunk_id", ""))
+            if chunk is None:
+                quote = " ".join(str(c.get("quote", "")).split())
+                chunk = next((k for k in self.snapshot.chunks.values() if k.doc_id == c.get("doc_id")
+                              and quote and all(" ".join(q.split()) in " ".join(k.text.split())
+                                                for q in quote.split(" … "))), None)
+                if chunk is None:
+                    return None
+            out.append({**citation(int(c.get("n", len(out) + 1)), chunk, []), "quote": c.get("quote", "")})
+        return out
+
     def _contact_answer(self, base: dict[str, Any], prepared: Prepared, carried: Routed,
                         kind: str) -> dict[str, Any] | None:
         """A follow-up asking for a ``kind`` of contact (phone, e-mail, fax) the department named before does
@@ -314,6 +361,22 @@ class Assistant:
         text = self._verified(f"{missing}{' '.join(sentences)} {contact_line(routed, prepared.question)}")
         return {**base, "answer": text, "citations": citations, "contacts": [r.to_dict() for r in routed],
                 "abstained": False, "category": categorize(chunk.doc_title, chunk.section)}
+
+    def _without_echo(self, text: str, question: str) -> str:
+        """The answer without any word of the question that no source uses and no template of the assistant
+        says: such a word can only have come from the question, and may be a member's name or an identifier
+        the screen missed. A hit is a bug; the word is replaced and the bug logged (without the word)."""
+        foreign = {w for w in re.findall(r"[a-z0-9]+", question.lower())
+                   if len(w) >= 3 and w not in self._source_words and w not in TEMPLATE_WORDS}
+        if not foreign:
+            return text
+        echoed = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(foreign, key=len, reverse=True))) + r")\b",
+                            re.IGNORECASE)
+        if not echoed.search(text):
+            return text
+        log.error("an answer repeated %d word(s) of the question that no source uses; removed",
+                  len(set(echoed.findall(text))))
+        return echoed.sub("…", text)
 
     def _verified(self, text: str) -> str:
         """The last check before an answer leaves: every phone number and e-mail in it is printed in an

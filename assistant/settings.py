@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(default=["http://127.0.0.1:8000", "http://localhost:8000"],
                                        description="Portal origins allowed to call the API from a browser (CORS).")
     max_message_chars: int = Field(default=2000, description="Longest question the chat API accepts.")
+    max_body_bytes: int = Field(default=65536, ge=1024, description="Largest request body the service reads; a "
+                                "larger one is refused (413) before it is parsed.")
+    rate_limits: dict[str, str] = Field(
+        default={"chat": "30/minute;300/hour", "escalate": "5/hour;20/day", "feedback": "30/minute;300/hour",
+                 "conversation": "60/minute", "staff_sign_in": "20/minute"},
+        description="Per-client limits (a client is its address, see trusted_proxies) in the notation of the "
+                    "'limits' library; a request over one gets 429 with Retry-After. Keys: chat (JSON and stream), "
+                    "escalate, feedback, conversation (reading one), staff_sign_in (failed staff sign-ins).")
+    trusted_proxies: list[str] = Field(default=[], description="Addresses of reverse proxies whose "
+                                       "X-Forwarded-For names the client (for rate limits); empty: none trusted.")
+    index_poll_seconds: float = Field(default=1.0, gt=0, description="How often the service checks for a "
+                                      "completed ingest and swaps to the new index.")
+    burst_inquiries: int = Field(default=3, ge=1, description="More escalations than this from one client within "
+                                 "an hour are flagged as a burst in the staff queue.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL of the triage database "
                                      "(default: SQLite triage.sqlite3 in the data dir).")
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for the LLM writer.")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.adapter import query_adapter
-from assistant.catalog import Catalog, DocumentRecord
+from assistant.catalog import INDEX_VERSION, Catalog, DocumentRecord
 from assistant.contacts import find_contacts, unique_mentions
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder
 from assistant.errors import AssistantError, DocumentError, IngestBusy
@@ -65,6 +65,7 @@ class IngestSummary:
     embedding_model: str = ""
     chunks_total: int = 0
     error: str | None = None
+    index_version: str | None = None
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -88,6 +89,7 @@ class IngestSummary:
             "embedding_model": self.embedding_model,
             "documents": [o.__dict__ for o in self.outcomes],
             "error": self.error,
+            "index_version": self.index_version,
         }
 
     def to_text(self) -> str:
@@ -235,15 +237,29 @@ class Ingestor:
                 self._run(paths, rebuild, summary)
                 if summary.collection and not summary.error:
                     self._warm_caches()
+                    self._publish(summary, rebuild)
         except AssistantError as exc:
             summary.error = exc.message
         summary.seconds = time.perf_counter() - started
         return summary
 
+    def _publish(self, summary: IngestSummary, rebuild: bool) -> None:
+        """Bump the index version once the run is complete (caches warm included): a running service swaps to
+        the new index when it sees a new version, never to one half written. An unchanged run keeps it."""
+        changed = rebuild or any(o.status in ("added", "updated", "removed") for o in summary.outcomes)
+        catalog = Catalog(self.settings.catalog_path)
+        try:
+            if changed or catalog.get_meta(INDEX_VERSION) is None:
+                with catalog.transaction():
+                    catalog.set_meta(INDEX_VERSION, f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}")
+            summary.index_version = catalog.get_meta(INDEX_VERSION)
+        finally:
+            catalog.close()
+
     def _warm_caches(self) -> None:
         """Embed the live index's sentences for answer selection and fit its query adapter now, so the
         service starts without either."""
-        snapshot = IndexSnapshot.open(self.settings)
+        snapshot = IndexSnapshot.open(self.settings, complete_only=False)
         sentences = sentence_vectors(self.settings.data_dir, snapshot, self.embedder)
         if self.settings.query_adapter:
             try:

@@ -210,16 +210,26 @@
     return rest;
   }
 
-  function ask(question) {
-    addUser(question);
+  function ask(question, again) {
+    if (!again) addUser(question);
     var view = botBubble();
     view.bubble.setAttribute("aria-busy", "true");
     var answer = { citations: [], contacts: [] };
+    var retried = false;
     send.disabled = true;
     fetch(API + "/api/chat/stream", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ message: question, conversation_id: state.conversationId || null, region: REGION })
+      body: JSON.stringify({ message: question, conversation_id: state.conversationId || null,
+                             conversation_secret: state.conversationSecret || null, region: REGION })
     }).then(function (response) {
+      if ((response.status === 403 || response.status === 404) && state.conversationId) {
+        // the conversation is gone or no longer ours: start a new one and ask again
+        delete state.conversationId; delete state.conversationSecret; save();
+        retried = true;
+        view.bubble.remove();
+        ask(question, true);
+        return;
+      }
       if (!response.ok) {
         return response.json().catch(function () { return {}; }).then(function (body) {
           throw new Error(typeof body.detail === "string" ? body.detail : "The service could not answer (" + response.status + ").");
@@ -234,7 +244,9 @@
           buffer = parseEvents(buffer + decoder.decode(chunk.value, { stream: true }), function (event, data) {
             if (event === "meta") {
               answer.message_id = data.message_id; answer.urgent = data.urgent; answer.abstained = data.abstained;
-              state.conversationId = data.conversation_id; save();
+              state.conversationId = data.conversation_id;
+              if (data.conversation_secret) state.conversationSecret = data.conversation_secret;
+              save();
             } else if (event === "delta") {
               view.text.textContent += data.text;
             } else if (event === "sources") {
@@ -248,10 +260,11 @@
       }
       return pump();
     }).then(function () {
-      finish(view, answer);
+      if (!retried) finish(view, answer);
     }).catch(function (err) {
       view.text.textContent = err && err.message ? err.message : "The service is not reachable right now.";
     }).then(function () {
+      if (retried) return;
       view.bubble.removeAttribute("aria-busy");
       send.disabled = false;
       input.focus();
@@ -289,7 +302,9 @@
     f.appendChild(status);
     f.addEventListener("submit", function (e) {
       e.preventDefault();
-      var body = { conversation_id: state.conversationId || null, name: inputs.name.value.trim(),
+      var body = { conversation_id: state.conversationId || null,
+                   conversation_secret: state.conversationId ? state.conversationSecret || null : null,
+                   name: inputs.name.value.trim(),
                    organisation: inputs.organisation.value.trim(), phone: inputs.phone.value.trim() || null,
                    email: inputs.email.value.trim() || null, note: inputs.note.value };
       submit.disabled = true;
@@ -315,8 +330,9 @@
 
   function restore() {
     if (!state.conversationId) return;
-    fetch(API + "/api/conversations/" + encodeURIComponent(state.conversationId)).then(function (r) {
-      if (!r.ok) { delete state.conversationId; save(); return null; }
+    fetch(API + "/api/conversations/" + encodeURIComponent(state.conversationId),
+          { headers: { "X-Conversation-Secret": state.conversationSecret || "" } }).then(function (r) {
+      if (!r.ok) { delete state.conversationId; delete state.conversationSecret; save(); return null; }
       return r.json();
     }).then(function (body) {
       if (!body) return;

@@ -19,7 +19,8 @@ from server import answer_pieces, create_app, highlights, iter_sse
 def settings(corpus_index, tmp_path_factory) -> Settings:
     data = tmp_path_factory.mktemp("api") / "data"
     shutil.copytree(corpus_index.settings.data_dir, data)
-    return Settings(data_dir=data, allowed_origins=["https://portal.example.org"], max_message_chars=500)
+    return Settings(data_dir=data, allowed_origins=["https://portal.example.org"], max_message_chars=500,
+                    rate_limits={"chat": "1000/minute"})
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +82,10 @@ def test_stream_sends_meta_then_text_then_sources_then_done(client):
 
 def test_conversation_history_sources_and_documents(client):
     first = client.post("/api/chat", json={"message": "where do I send the ownership and control disclosure?"}).json()
-    client.post("/api/chat", json={"message": "what's their email?", "conversation_id": first["conversation_id"]})
-    history = client.get(f"/api/conversations/{first['conversation_id']}").json()
+    client.post("/api/chat", json={"message": "what's their email?", "conversation_id": first["conversation_id"],
+                                   "conversation_secret": first["conversation_secret"]})
+    history = client.get(f"/api/conversations/{first['conversation_id']}",
+                         headers={"X-Conversation-Secret": first["conversation_secret"]}).json()
     assert [m["question"] for m in history["messages"]] == ["where do I send the ownership and control disclosure?",
                                                             "what's their email?"]
     cited = first["citations"][0]
