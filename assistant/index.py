@@ -38,8 +38,9 @@ class IndexSnapshot:
             if collection is None:
                 raise IndexNotReady(f"no index in {settings.data_dir}; run 'provider-assistant ingest' first")
             if complete_only and version is None:
-                raise IndexNotReady(f"the first ingest into {settings.data_dir} has not finished; "
-                                    "the service starts answering when it completes")
+                raise IndexNotReady(f"the first ingest into {settings.data_dir} has not finished (or the index was "
+                                    "built before index versions: run 'provider-assistant ingest' once); the "
+                                    "service starts answering when it completes")
             documents = catalog.documents(collection)
             contacts = catalog.contacts(collection)
         finally:

@@ -75,7 +75,8 @@ _WEBMAIL = re.compile(r"@(?:gmail|googlemail|yahoo|ymail|hotmail|outlook|live|ms
                       r"att|sbcglobal|verizon|charter|cox|earthlink|protonmail|proton|gmx|mail|zoho|yandex|"
                       r"frontier|windstream|centurylink|bellsouth|rocketmail)\.", re.IGNORECASE)
 _ROLE_MAILBOX = re.compile(
-    r"^(?:[a-z0-9]+[._-])*(?:payments?|cob|liaison|hotline|intake|access|prop\w*|claims?|provider|providers|relations|credentialing|appeals?|grievances?|info|support|"
+    r"^(?:[a-z0-9]+[._-])*(?:payments?|cob|liaison|hotline|intake|access|prop\w*|claims?|provider|providers|"
+    r"relations|credentialing|appeals?|grievances?|info|support|"
     r"help|helpdesk|enrollment|billing|auth|authorizations?|referrals?|services|contact|admin|edi|um|pharmacy|"
     r"customer|service|network|contracting|compliance|privacy|quality|cm|care|programs?|team|office|inbox|"
     r"noreply|no-reply|webmaster|hotline|reports?|submissions?|records|eligibility|benefits|medicaid|medicare)"

@@ -9,53 +9,24 @@ import json
 import logging
 import re
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from servers import served
 
 from assistant.index import IndexSnapshot
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.triage import TriageStore
 from ingest.pipeline import Ingestor
-from server import create_app, iter_sse
+from server import iter_sse
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def served(settings: Settings, assistant: Assistant | None = None) -> Iterator[str]:
-    """The app under uvicorn in a thread, on a free port of 127.0.0.1; yields its base URL."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _as(client: int) -> dict[str, str]:

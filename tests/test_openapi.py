@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from servers import served
 
 from assistant.index import IndexSnapshot
 from assistant.service import Assistant
@@ -25,8 +26,6 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,r
 
 @pytest.fixture(scope="module")
 def fuzzed_service(corpus_index, real_embedder, tmp_path_factory):
-    from test_edges import served
-
     data = tmp_path_factory.mktemp("fuzz") / "data"
     shutil.copytree(corpus_index.settings.data_dir, data)
     # limits high enough that the fuzzer reaches the routes' own logic (429 is documented and tested elsewhere)

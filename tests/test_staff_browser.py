@@ -5,67 +5,28 @@ Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from servers import chromium, corpus_service, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 # What the staff page must work under: scripts only from the service itself, no inline script or handler.
 STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
               "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-if os.environ.get("CI") and not CHROMIUM.exists():
-    raise RuntimeError("CI must run the browser tests: .ci/run installs Debian's chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="Debian's chromium is not installed (.ci/run installs it)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = needs_chromium()
 
 
 @pytest.fixture(scope="module")
 def service(corpus_index, real_embedder, tmp_path_factory):
-    import uvicorn
-
-    from assistant.index import IndexSnapshot
-    from assistant.service import Assistant
-    from assistant.settings import Settings
-    from server import create_app
-
-    data = tmp_path_factory.mktemp("staff-browser") / "data"
-    shutil.copytree(corpus_index.settings.data_dir, data)
-    port = _free_port()
-    settings = Settings(data_dir=data, allowed_origins=[f"http://127.0.0.1:{port}"])
-    app = create_app(settings, Assistant(settings, IndexSnapshot.open(settings), real_embedder))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the service did not start"
-    yield f"http://127.0.0.1:{port}", settings
-    server.should_exit = True
-    thread.join(timeout=10)
+    with corpus_service(corpus_index, real_embedder, tmp_path_factory.mktemp("staff-browser") / "data") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 QUESTION = "how long do I have to file a corrected claim?"
