@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/stream.py [--url http://127.0.0.1:8000] [--n 50]
 
-Sends questions from the bundled-corpus set to POST /api/chat/stream on a running service (start it
-with `make run`) after a warm-up, and prints p50/p95 of the time to the first event, to the first
+Sends questions from the bundled-corpus set to POST /api/chat/stream on a running service after a warm-up
+(start it with `PA_RATE_LIMITS='{"chat": "100000/minute"}' make run`: one client asking 105 questions in a
+minute is over the default per-client limit), and prints p50/p95 of the time to the first event, to the first
 answer text (first `delta`) and to `done`, beside POST /api/chat for the same questions."""
 
 from __future__ import annotations
@@ -32,11 +33,15 @@ def main() -> None:
     first, first_text, done, plain = [], [], [], []
     with httpx.Client(base_url=args.url, timeout=60) as client:
         for q in questions[:5]:
-            client.post("/api/chat", json={"message": q})
+            if client.post("/api/chat", json={"message": q}).status_code == 429:
+                sys.exit("the service's per-client chat limit refused the benchmark: start it with a higher "
+                         "PA_RATE_LIMITS (see the docstring)")
         for q in questions:
             start = time.perf_counter()
             seen_first = seen_text = None
             with client.stream("POST", "/api/chat/stream", json={"message": q}) as response:
+                if response.status_code != 200:
+                    sys.exit(f"POST /api/chat/stream answered {response.status_code}; see the docstring")
                 for line in response.iter_lines():
                     now = (time.perf_counter() - start) * 1000
                     if line.startswith("event:"):
