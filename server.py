@@ -39,7 +39,7 @@ from limits.strategies import MovingWindowRateLimiter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assistant.catalog import Catalog
+from assistant.catalog import read_index_version
 from assistant.errors import (
     AssistantError,
     Forbidden,
@@ -241,14 +241,7 @@ class IndexFollower(threading.Thread):
         self.stopped = threading.Event()
 
     def current_version(self) -> str | None:
-        path = self.state.settings.catalog_path
-        if not path.is_file():
-            return None
-        catalog = Catalog(path)
-        try:
-            return catalog.index_version()
-        finally:
-            catalog.close()
+        return read_index_version(self.state.settings.catalog_path)
 
     def run(self) -> None:
         while not self.stopped.wait(self.state.settings.index_poll_seconds):

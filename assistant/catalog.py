@@ -56,6 +56,20 @@ CREATE INDEX IF NOT EXISTS contacts_by_doc ON contacts (collection, doc_id);
 """
 
 
+def read_index_version(path: Path) -> str | None:
+    """The index version in a catalog file, read without writing (a service polls it while ingests write)."""
+    if not path.is_file():
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (INDEX_VERSION,)).fetchone()
+    except sqlite3.OperationalError:  # no meta table yet: a first ingest has only just begun
+        return None
+    finally:
+        db.close()
+    return str(row[0]) if row else None
+
+
 @dataclass(frozen=True)
 class DocumentRecord:
     """One ingested document version."""
