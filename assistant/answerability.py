@@ -301,7 +301,21 @@ class Answerability:
         at = bisect.bisect_left(self._sorted_words, w)
         if at < len(self._sorted_words) and self._sorted_words[at].startswith(w):
             return True
-        return self.vocabulary.correct(w) != w
+        return self.vocabulary.correct(w) != w or self._contracted(w)
+
+    def _contracted(self, w: str) -> bool:
+        """Office shorthand of a corpus word, written by dropping letters ("outpt" of "outpatient", "mgmt" of
+        "management"): the same first three letters, then the rest in order, in a word half again as long."""
+        if not 4 <= len(w) <= 6:
+            return False
+        at = bisect.bisect_left(self._sorted_words, w[:3])
+        while at < len(self._sorted_words) and self._sorted_words[at].startswith(w[:3]):
+            word = self._sorted_words[at]
+            rest = iter(word[3:])
+            if len(word) >= 1.5 * len(w) and all(c in rest for c in w[3:]):
+                return True
+            at += 1
+        return False
 
     def _compound(self, w: str) -> bool:
         """Two known words run together ("giftcards", "bloodwork")."""

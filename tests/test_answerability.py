@@ -184,3 +184,11 @@ def test_near_misses_abstain_with_a_reason_and_their_twins_are_answered(assistan
     assert "do not cover this question (" in refused["answer"]
     answered = assistant.ask(answerable, region="Northwest")
     assert answered["abstained"] is False and answered["citations"]
+
+
+def test_office_shorthand_of_a_source_word_is_no_unknown_name():
+    """'outpt' (outpatient) refused three answerable questions of the Michigan manual as a name no document
+    uses (real-mi-009/010/016); a drug no document names is still one."""
+    checks = Answerability("Outpatient treatment needs an authorization. Residential services are reviewed.")
+    assert checks.unknown_name("can we authorize outpt sud tx for her?") is None
+    assert checks.unknown_name("is ozempic covered?") == "ozempic"
