@@ -216,10 +216,19 @@ class Limiter:
         """Count one request of ``kind`` from ``client``; RateLimited once over any of its limits."""
         for item in self.items.get(kind, []):
             if not self.strategy.hit(item, kind, client):
-                reset, _ = self.strategy.get_window_stats(item, kind, client)
-                wait = max(1, math.ceil(reset - time.time()))
-                raise RateLimited(f"too many {kind} requests from this client; try again in {wait} s",
-                                  headers={"Retry-After": str(wait)})
+                self._refuse(item, kind, client)
+
+    def check(self, kind: str, client: str) -> None:
+        """RateLimited if ``client`` is already over a limit of ``kind``, without counting a request."""
+        for item in self.items.get(kind, []):
+            if not self.strategy.test(item, kind, client):
+                self._refuse(item, kind, client)
+
+    def _refuse(self, item: RateLimitItem, kind: str, client: str) -> None:
+        reset, _ = self.strategy.get_window_stats(item, kind, client)
+        wait = max(1, math.ceil(reset - time.time()))
+        raise RateLimited(f"too many {kind} requests from this client; try again in {wait} s",
+                          headers={"Retry-After": str(wait)})
 
 
 def client_key(request: Request) -> str:
@@ -303,6 +312,7 @@ bearer = HTTPBearer(auto_error=False, description="A staff token (`provider-assi
 def get_staff(request: Request, state: StateDep,
               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Staff:
     client = client_key(request)
+    state.limiter.check("staff_sign_in", client)  # over the limit: no token is even looked at
     try:
         return state.triage.authenticate(credentials.credentials if credentials else None, client=client)
     except Unauthorized:
@@ -479,7 +489,14 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         started = time.perf_counter()
         status = 500
         try:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # here, not in an exception handler: Starlette re-raises from those, and
+                # the server would then log the exception's message, which may quote what a provider typed
+                log.error(json.dumps({"event": "unhandled", "error": type(exc).__name__, "request_id": request_id,
+                                      "trace": _frames()}))
+                response = JSONResponse({"error": "internal_error", "detail": "the request could not be handled"},
+                                        status_code=500)
             status = response.status_code
             response.headers["X-Request-ID"] = request_id
             _security_headers(request, response)
@@ -505,6 +522,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, _BodyTooLarge) or isinstance(exc.__context__, _BodyTooLarge):
+            return JSONResponse({"error": TooLarge.code, "detail": "the body is over the service's limit"},
+                                status_code=413)
         if exc.status_code == 400:  # a body that is not JSON in UTF-8: a validation error like any other
             return JSONResponse({"detail": [{"loc": ["body"], "msg": "the body is not valid JSON (UTF-8)",
                                              "type": "json_invalid"}]}, status_code=422)
@@ -631,7 +651,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         return FileResponse(path, media_type=media, content_disposition_type="inline", filename=path.name,
                             headers=headers)
 
-    @app.post("/api/feedback", status_code=201, responses=_errors(404, 429, 503))
+    @app.post("/api/feedback", status_code=201, responses=_errors(404, 413, 429, 503))
     def feedback(body: FeedbackRequest, assistant: AssistantDep, state: StateDep,
                  _: None = limited("feedback")) -> dict[str, Any]:
         if assistant.conversations.message(body.message_id) is None:
@@ -641,7 +661,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         state.triage.record_feedback(body.message_id, body.rating, comment)
         return {"feedback_id": feedback_id, "message_id": body.message_id, "rating": body.rating}
 
-    @app.post("/api/escalate", status_code=201, responses=_errors(403, 404, 429))
+    @app.post("/api/escalate", status_code=201, responses=_errors(403, 404, 413, 429, 503))
     def escalate(request: Request, body: EscalateRequest, state: StateDep, response: Response,
                  _: None = limited("escalate")) -> dict[str, Any]:
         if not (body.phone or body.email):
@@ -685,7 +705,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     def read_inquiry(inquiry_id: InquiryId, staff: StaffDep, state: StateDep) -> dict[str, Any]:
         return state.triage.get(inquiry_id)
 
-    @app.patch("/api/inquiries/{inquiry_id}", responses=_errors(401, 404, 429))
+    @app.patch("/api/inquiries/{inquiry_id}", responses=_errors(401, 404, 413, 429))
     def update_inquiry(inquiry_id: InquiryId, body: InquiryUpdate, staff: StaffDep, state: StateDep) -> dict[str, Any]:
         if body.approved and not body.reply and not state.triage.get(inquiry_id).get("reply"):
             raise InvalidRequest("an approved answer needs a reply", "reply")
@@ -705,7 +725,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     def list_tokens(admin: AdminDep, state: StateDep) -> dict[str, Any]:
         return {"tokens": state.triage.list_tokens()}
 
-    @app.post("/api/staff/tokens", status_code=201, responses=_errors(401, 403, 429))
+    @app.post("/api/staff/tokens", status_code=201, responses=_errors(401, 403, 413, 429))
     def add_token(body: TokenRequest, admin: AdminDep, state: StateDep) -> dict[str, Any]:
         token = state.triage.add_token(body.name, body.admin, actor=admin.name)
         return {"name": body.name, "admin": body.admin, "token": token}

@@ -62,7 +62,7 @@ our ours we us my me mine i you your yours he him his she her hers they them the
 please thanks thank hi hello hey ok okay re fyi asap pls thx need needs needed get gets got want wants
 cant wont dont didnt isnt doesnt hasnt havent wasnt werent arent couldnt shouldnt wouldnt theres thats whats
 im ive id hes shes theyre youre were lets
-dob dos mrn hrn ssn mbi hicn cin npi tin ein ph tel cell email fax phone addr address age yo
+dob dos mrn hrn ssn mbi hicn cin npi tin ein ph tel cell email fax phone addr address age yo acct account
 """)
 _STREET = (r"street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|place|pl|terrace|ter|"
            r"parkway|pkwy|highway|hwy|circle|cir|loop|trail|trl|square|sq|pike|row|alley|aly|concourse|plaza|plz|"
@@ -93,8 +93,8 @@ _PLAN_CONTEXT = re.compile(
 # An identifier-looking number after these is the provider's, a code or a place: not member data.
 _NOT_MEMBER_LABEL = re.compile(
     r"\b(?:npi|tin|tax ?id|ein|taxonomy|ndc|zip|zip ?code|p\.?\s?o\.?\s?box|box|suite|ste|room|rm|form|version|"
-    r"v|page|pages|section|claim form|ref(?:erence)? (?:no|number|#)|pr|case|ticket|fax|line|account|acct)"
-    r"\.?\s*(?:#|no\.?|number|num)?\s*[:#]?\s*$", re.IGNORECASE)
+    r"v|page|pages|section|claim form|ref(?:erence)? (?:no|number|#)|pr|ticket|fax|line)"
+    r"\.?\s*(?:#|no\.?|number|num)?\s*(?:is\s*)?[:#=]?\s*$", re.IGNORECASE)
 _MEMBER_LABEL = re.compile(
     r"\b(?:member|mbr|mem|subscriber|patient|pt|mrn|medical record|record|policy|polic|insurance|ins|cin|id|"
     r"medicaid|medi-?cal|medicare|mbi|hicn|ssn|social|chart|account|acct|case)\b[^\n]{0,12}$|(?:#|\bno\.?)\s*$",
@@ -378,7 +378,7 @@ class PhiScreen:
                 start, end = kept
                 value = re.sub(r"['’]s$", "", text[start:end])
                 out.append(Finding("name", start, start + len(value), value))
-        return sorted(out, key=lambda f: f.start)
+        return _merged(text, out)
 
     def _runs(self, text: str, cased: bool) -> list[list[tuple[int, int, str]]]:
         """Runs of words that could together be a person's name: name-like words joined by single spaces, with
@@ -480,9 +480,12 @@ class PhiScreen:
         # one case throughout ("tyler brooks", "jose luis ramirez"): a given name the lists know first, and a
         # surname they know, or a word English hardly uses, last
         f, s = lowers[0], lowers[-1]
-        if len(f) >= 3 and len(s) >= 3 and (f in given or not f.isascii()) and _zipf(f) < 4.5 \
-                and (s in surnames and _zipf(s) < 4.8 or _zipf(s) < 3.0 or not s.isascii()):
+        if len(f) < 3 or len(s) < 3 or not (f in given or not f.isascii()):
+            return None
+        if _zipf(f) < 4.5 and (s in surnames and _zipf(s) < 4.8 or _zipf(s) < 3.0 or not s.isascii()):
             return start, end
+        if _zipf(f) < 5.5 and s in surnames and _zipf(s) < 5.3:
+            return start, end  # "john brown", "WILLIAM BROWN": a common given name before a listed surname
         return None
 
     def _inverted(self, text: str, run: list[tuple[int, int, str]], *,
@@ -496,7 +499,7 @@ class PhiScreen:
         if m is None:
             return None
         tail = text[first[1] + m.end():]
-        if designated and m.group(1).lower() in _name_lists()[0] and _zipf(m.group(1).lower()) < 5.0:
+        if designated and m.group(1).lower() in _name_lists()[0] and _zipf(m.group(1).lower()) < 5.5:
             return first[0], first[1] + m.end()  # "Patient Delgado, Rosa needs an MRI"
         if not re.match(r"\s*(?:[—–;:,-]|\(|$|(?:dob|d\.o\.b|id|mrn|mbr|member|born|age)\b)", tail, re.IGNORECASE):
             return None
@@ -537,6 +540,20 @@ _KIN = frozenset(("son", "daughter", "child", "kid", "kiddo", "baby", "mom", "da
 def _apostrophe_name(lower: str) -> bool:
     """O'Brien, D'Angelo."""
     return bool(re.fullmatch(r"[a-z]['’][a-z]{3,}", lower))
+
+
+def _merged(text: str, found: list[Finding]) -> list[Finding]:
+    """Findings in order, overlapping ones joined into one ("RODRIGUEZ, ELENA" found as a surname run and as a
+    name in capitals)."""
+    out: list[Finding] = []
+    for f in sorted(found, key=lambda f: (f.start, -f.end)):
+        if out and f.start < out[-1].end:
+            last = out[-1]
+            end = max(last.end, f.end)
+            out[-1] = Finding(last.kind, last.start, end, text[last.start:end])
+        else:
+            out.append(f)
+    return out
 
 
 def _initial(word: str) -> bool:

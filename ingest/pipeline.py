@@ -39,6 +39,7 @@ from ingest.pdf import load_pdf_pages
 from ingest.structure import split_sections
 from ingest.text import load_markdown, load_plain_text
 
+RETIRED = "retired_collections"  # catalog meta: collections replaced by a rebuild, dropped by the next ingest
 log = logging.getLogger(__name__)
 
 # Bump when loading, cleaning or chunking changes, so every document is re-ingested once.
@@ -272,6 +273,7 @@ class Ingestor:
         store = ChromaStore.open(self.settings)
         try:
             active = catalog.active_collection()
+            self._drop_retired(catalog, store, active)
             target = None if rebuild or active is None else active
             index: ChunkIndex | None = None
             if target:
@@ -291,6 +293,18 @@ class Ingestor:
             summary.chunks_total = len(catalog.live_chunk_ids(final)) if final else 0
         finally:
             catalog.close()
+
+    def _drop_retired(self, catalog: Catalog, store: ChromaStore, active: str | None) -> None:
+        """Drop the collections earlier rebuilds replaced (services have long moved to the new index)."""
+        retired = [name for name in json.loads(catalog.get_meta(RETIRED) or "[]") if name != active]
+        for name in retired:
+            try:
+                store.drop_index(name)
+            except Exception:  # already gone
+                log.debug("retired collection %s was already dropped", name, exc_info=True)
+        if retired:
+            with catalog.transaction():
+                catalog.set_meta(RETIRED, "[]")
 
     def _prepare(self, source: SourceFile, record: DocumentRecord | None) -> Prepared | DocumentOutcome:
         """Everything before embedding: hash, load, clean, chunk. Runs ahead in a worker thread."""
@@ -402,5 +416,7 @@ class Ingestor:
             catalog.set_meta("active_collection", new.name)
             if old:
                 catalog.forget_collection(old)
-        if old:
-            store.drop_index(old)
+                # a running service still searches the old collection until it sees the new index version: it is
+                # dropped by the next ingest, not now
+                retired = json.loads(catalog.get_meta(RETIRED) or "[]")
+                catalog.set_meta(RETIRED, json.dumps([*retired, old]))

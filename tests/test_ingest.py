@@ -165,6 +165,9 @@ def test_opening_an_index_built_with_another_model_fails_clearly(tmp_path, setti
     assert rebuilt.ok and rebuilt.count("added") == 3
     _, index = _index(settings)
     assert index.model_name == "/models/other-model"
+    # a running service searches the old collection until it swaps to the new index: the next ingest drops it
+    assert len(ChromaStore.open(settings).index_names()) == 2
+    assert Ingestor(settings, other, progress=False).run([docs]).count("unchanged") == 3
     assert len(ChromaStore.open(settings).index_names()) == 1, "the old collection is dropped"
 
 
