@@ -2,7 +2,7 @@
 dense search, so that questions land nearer the passages that answer them.
 
 The embedding model was trained on general text; within one manual most passages look alike to it
-(every section talks about members, claims and Kaiser Permanente), and a few generic passages come
+(every section talks about members, claims and the plan), and a few generic passages come
 out near every question. The adapter is fitted on pseudo-questions the corpus supplies itself: each
 quotable sentence and each heading, paired with the chunk it belongs to. The loss is contrastive over
 all chunks (softmax of scaled cosines), so the map learns which directions tell this corpus's passages

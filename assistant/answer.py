@@ -13,6 +13,7 @@ import numpy as np
 from assistant.answerability import region_tokens
 from assistant.asks import asked_kinds, given_kinds
 from assistant.lexical import STOPWORDS
+from assistant.profile import NEUTRAL, PlanProfile
 from assistant.retrieval import Hit, domain_tokens
 from assistant.schema import Chunk
 from assistant.sentences import SentenceVectors, quotable_sentences
@@ -31,7 +32,7 @@ MAX_SENTENCES = 4
 # 0.350 -> 0.366)
 PER_CHUNK = 3
 MEANING_WEIGHT = 2.0  # tuned on the corpus questions: term recall 0.51 -> 0.55
-# A table row ("Medi-Cal State Programs | ... | Questions about ...") sharing none of the question's distinctive
+# A table row ("State Programs | ... | Questions about ...") sharing none of the question's distinctive
 # words is another row of the same table: every row of a contact table is about as close in meaning to "who
 # helps with X", and they crowded out the row for X (corpus follow-up 0.714 -> 0.743, term recall 0.658 -> 0.663)
 OFF_TOPIC_ROW = 0.3
@@ -150,13 +151,13 @@ def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, u
 def faq_match(text: str, own: frozenset[str]) -> bool:
     """Whether a row of a questions-and-answers table asks what the provider asked: its first cell is a
     question holding most (``FAQ_MATCH``) of the distinctive words of the provider's own question ("do we send
-    the completion certificates to kp?" and "Do I send my certificate to KP? | Not routinely.")."""
+    the completion certificates to you?" and "Do I send my certificate to the plan? | Not routinely.")."""
     cell = text.split("|", 1)[0].strip() if "|" in text else ""
     return cell.endswith("?") and len(own & set(_words(cell))) >= FAQ_MATCH * len(own)
 
 
-# a handbook's list of references: publication titles in quotes and lettered citations ("a) Idaho Medicaid
-# Publications “Non-Citizen Emergency Medical.") name where a rule is written, they do not state it
+# a handbook's list of references: publication titles in quotes and lettered citations ('a) State Medicaid
+# Publications “Emergency Services for Non-Citizens.”') name where a rule is written, they do not state it
 _REFERENCES_SECTION = re.compile(r"^(?:\d+(?:\.\d+)*\s+)?References\b", re.IGNORECASE)
 _CITATION_ENTRY = re.compile(r"^(?:[a-z]\)\s|[“\"])")
 
@@ -169,15 +170,15 @@ def pick_sentences(hits: Sequence[Hit], question: str, query: str, idf: dict[str
                    urgent: bool = False, vectors: SentenceVectors | None = None,
                    question_vector: np.ndarray | None = None,
                    context: Callable[[Chunk], Sequence[Chunk]] | None = None,
-                   common: frozenset[str] = frozenset()) -> list[Picked]:
+                   common: frozenset[str] = frozenset(), profile: PlanProfile = NEUTRAL) -> list[Picked]:
     """The few sentences that answer: the best, then others close to it, at most ``PER_CHUNK`` per chunk. With
     sentence vectors and the question's vector, meaning counts beside shared words."""
     weights = {t: idf.get(t, 1.0) for t in domain_tokens(query) if t not in STOPWORDS and len(t) > 2}
-    # what the question is about: its words but those most passages use (``common``: "kp", "member") and region
-    # names (in a Medi-Cal question, every California row says "Medi-Cal")
-    distinctive = frozenset(weights.keys() - common - region_tokens(query))
+    # what the question is about: its words but those most passages use (``common``: the plan's name, "member")
+    # and region names (in a question naming a region, every row of that region's table names it too)
+    distinctive = frozenset(weights.keys() - common - region_tokens(query, profile))
     # the provider's own words, for a FAQ row that asks the same
-    places = region_tokens(question)
+    places = region_tokens(question, profile)
     own = frozenset(_fold(t) for t in domain_tokens(question) if t not in STOPWORDS and len(t) > 2
                     and t not in common and t not in places)
 

@@ -1,21 +1,21 @@
 """Whether the sources can answer a question at all, with the reason when they cannot.
 
 Retrieval scores cannot tell "what's the timely filing limit?" from "what's the timely filing limit for
-Medi-Cal?": both find the same passages with the same scores. What differs is something the question
+Idaho Smiles?": both find the same passages with the same scores. What differs is something the question
 asks for that the sources lack. Each check here names one such thing:
 
 - the kind of answer asked for is missing from the top passages of the question's region: an amount of
   money (asked as "how much", "the $ cutoff", "malpractice limits", "what's the fee schedule"), a length of
-  time, a street or mailing address (the Northwest's filing limit does not answer a question about Medi-Cal);
-- a question naming a region asks for a time, and the region's passages print times only about other things
-  (California pages that give days for other duties do not say how often California recredentials);
+  time, a street or mailing address (one region's filing limit does not answer a question about another's);
+- a question naming a region (of the plan profile) asks for a time, and the region's passages print times only
+  about other things (pages that give days for other duties do not say how often that region recredentials);
 - a number of the unit asked for ("how many SNF days per year") is printed only in sentences about other
-  things (days to notify KP of an SNF admission are not covered days);
+  things (days to notify the plan of an SNF admission are not covered days);
 - a billing code (CPT, HCPCS, ICD-10) or a US state the question names appears in no document;
 - the question names something no document mentions and general English hardly knows either: a product,
   vendor or drug name ("ozempic", "availity"). Informal words ("kiddo", "printouts") are common English,
   so they do not count; nor do acronyms, misspellings of corpus words, or people's names;
-- the question asks whether something is covered or paid for ("is acupuncture covered?", "does KP
+- the question asks whether something is covered or paid for ("is acupuncture covered?", "does the plan
   reimburse mileage?") and no document names that thing, in any words;
 - the question is a request to produce something (a letter, an essay), or about something no provider
   manual covers (a weather forecast, where to eat or park near the clinic), not a question about the manual.
@@ -31,10 +31,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.asks import DURATION_GIVEN, DURATION_WORDS, NUMBER_WORD
+from assistant.components import ALL_ON, Components
+from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.lexical import STOPWORDS
 from assistant.lexicon import LAY_TERMS
-from assistant.retrieval import GLOSSARY_SECTION, domain_tokens, region_of
-from assistant.schema import Chunk
+from assistant.profile import NEUTRAL, PlanProfile
+from assistant.retrieval import GLOSSARY_SECTION, domain_tokens
+from assistant.schema import Chunk, Contact
 from assistant.sentences import POSTAL_ADDRESS, quotable_sentences
 from assistant.vocabulary import Vocabulary, english_zipf
 
@@ -48,22 +51,28 @@ US_STATES = (
     "district of columbia",
 )
 _STATE = re.compile(r"\b(" + "|".join(US_STATES) + r")\b", re.IGNORECASE)
-# "a member from Colorado visiting us" is about this region's rules for visitors, not Colorado's rules
-_FROM_ELSEWHERE = re.compile(r"\b(from)\s+(?:(?:kp|kaiser|the)\s+)?$", re.IGNORECASE)
+
+
+def _from_elsewhere(plan_names: Sequence[str]) -> re.Pattern[str]:
+    """ "a member from Colorado visiting us" is about this plan's rules for visitors, not Colorado's rules (also
+    "from the <plan> Colorado ...")."""
+    names = "|".join(re.escape(n) for n in sorted(plan_names, key=len, reverse=True))
+    return re.compile(r"\b(from)\s+(?:(?:" + (names + "|" if names else "") + r"the)\s+)?$", re.IGNORECASE)
+
 
 _CODE = re.compile(r"(?<![\w$./-])(\d{5}|[A-HJ-NP-Z]\d{4}|\d{4}[FT]|[A-TV-Z]\d{2}\.\d{1,4})(?![\w/-])")
 
 _MONEY_ASKED = re.compile(
     r"\bhow much\b(?!\s+(time|longer|notice|warning|earlier|later|advance|lead))"
     r"(?=.*\b(pay|paid|payment|reimburs\w*|cost|fee|rate|charge|owe|interest|money|amount|worth|price|dollars?)\b)"
-    r"|\bwhat (does|do|will|would) (kp|kaiser|kaiser permanente|you|the plan|medi[-\s]cal)\s+(pay|reimburse)\b"
+    r"|\bwhat (does|do|will|would) (?!i\b|we\b)(?:[\w-]+\s+){1,2}?(pay|reimburse)\b"
     r"|\b(payment|reimbursement|fee) (rate|amount)s?\b"
     r"|\$\s*(?=[a-z])"  # "the $ cutoff", "how much $"
     r"|\b(dollars?|\$)\s*(amount\s+)?(cut-?off|threshold|limit)s?\b"
     r"|\b(malpractice|liability)\s+((insurance|coverage)\s+)?(limits?|minimums?)\b",
     re.IGNORECASE)
 # "what's the dental fee schedule": its rates, or at least which schedule applies to what the question names
-_FEE_SCHEDULE_ASKED = re.compile(r"\bwhat(?:'s|s| is| are)\s+(?:the\s+|kp'?s\s+|your\s+)?(?:[\w-]+\s+){0,3}"
+_FEE_SCHEDULE_ASKED = re.compile(r"\bwhat(?:'s|s| is| are)\s+(?:the\s+|your\s+)?(?:[\w'-]+\s+){0,3}"
                                  r"fee schedules?\b", re.IGNORECASE)
 _FEE_SCHEDULE = re.compile(r"\bfee schedules?\b", re.IGNORECASE)
 _MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d+(\.\d+)?\s?(%|percent)|\bdollars?\b|\bcents?\b", re.IGNORECASE)
@@ -79,18 +88,14 @@ _DURATION_ASKED = re.compile(
 # "how many hours" is answered by a number of hours, not by "within 30 days"
 _UNIT_ASKED = re.compile(r"\bhow many (?:(\w+) )?(minute|min|hour|hr|day|week|wk|month|mo|year|yr)s?\b", re.IGNORECASE)
 _UNIT_NAMES = {"min": "minute", "hr": "hour", "wk": "week", "mo": "month", "yr": "year"}
-# a region's name ("Medi-Cal", "Oregon"): it says where, not what (program names such as ECM or EPSDT do say what)
-_REGION_NAME = re.compile(r"\b(medi[-\s]cal|(?-i:MediCal)|california|calif|ca|oregon|washington|northwest|nw|"
-                          r"portland|vancouver)\b", re.IGNORECASE)
-
-
-def region_tokens(text: str) -> set[str]:
-    """The tokens of the region names a text uses ("Medi-Cal" -> medi, cal): they say where, not what."""
-    return {t for m in _REGION_NAME.finditer(text) for t in domain_tokens(m.group())}
+def region_tokens(text: str, profile: PlanProfile = NEUTRAL) -> set[str]:
+    """The tokens of the region names (of the plan profile) a text uses: they say where, not what (a region's
+    programs, its signals, do say what)."""
+    return {t for name in profile.region_names(text) for t in domain_tokens(name)}
 
 
 # Words that say how a question asks ("how many days do we have"), not what it is about.
-_FRAME_WORDS = frozenset(domain_tokens(
+FRAME_WORDS = frozenset(domain_tokens(
     "many much long need needs get gets take takes have has every each per within time limit days hours minutes "
     "weeks months years mins hrs wks mos yrs day hour minute week month year min hr wk mo yr calendar business "
     "working more total extra additional full deadline timeframe notice due"))
@@ -117,7 +122,7 @@ _REQUEST = re.compile(
 # is a POSTAL_ADDRESS
 _ADDRESS_ASKED = re.compile(r"\b(street|physical|mailing|postal)\s+address\b"
                             r"|\b(what|where)(?:'|’)?s?\s+(is\s+)?the\s+address\b"
-                            r"|\baddress (?:of|for) (?:the |kaiser |kp )", re.IGNORECASE)
+                            r"|\baddress (?:of|for) (?:the )", re.IGNORECASE)
 _ADDRESS_NOT_ASKED = re.compile(r"\b(e-?mail|web|website|ip)\s+address"
                                 r"|\baddress (?:of|for) (?:the )?(?:web|portal|site)"
                                 r"|\b(change|changing|changed|update|updating|correct|correcting|new)\b", re.IGNORECASE)
@@ -133,7 +138,49 @@ _OFF_TOPIC = re.compile(
     r"validation|permits?)\b",
     re.IGNORECASE)
 
-# whether something is covered or paid for: "is acupuncture covered", "does kp reimburse mileage", "criteria for
+# A value asked for about something the question names: (what asks for it, what a sentence giving one prints).
+# "the fax number for HMS", "Telligen's help desk hours", "the dollar amount of the dispensing fee", "how long
+# does a pt stay in the lock-in program": the passages found print such values, but none about the thing asked.
+_VALUES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "amount": (re.compile(_MONEY_ASKED.pattern + r"|\b(?:what|which) (?:%|percent(?:age)?)\b|\bwhat (?:is|are|'s|s) "
+                          r"the (?:\w+ ){0,3}?(?:fee|rate|amount|price|cost)s?\b", re.IGNORECASE), _MONEY_GIVEN),
+    "duration": (_DURATION_ASKED, DURATION_GIVEN),
+    "fax": (re.compile(r"\bfax (?:number|#|no)\b|\b(?:what(?:'s|s| is)?|need) (?:the |their |a )?fax\b", re.IGNORECASE),
+            re.compile(r"\bfax\w*\b[^.\n]{0,40}?" + PHONE_RE.pattern, re.IGNORECASE)),
+    "phone": (re.compile(r"\b(?:phone|telephone|call(?:-| )?in) (?:number|#|no)\b|\bwhat number (?:do|should|can) "
+                         r"(?:i|we) call\b", re.IGNORECASE), PHONE_RE),
+    "email": (re.compile(r"\be-?mail (?:address|addy)\b|\bwhat (?:is|'s|s) (?:the |their )?e-?mail\b",
+                         re.IGNORECASE), EMAIL_RE),
+    "hours": (re.compile(r"\b(?:hours (?:of operation|open)|business hours|office hours|help ?desk hours|"
+                         r"what time do (?:they|you|it) (?:open|close)|(?:open|close)s? at what time)\b"
+                         r"|\b\w+(?:'s|s') (?:\w+ ){0,2}hours\b", re.IGNORECASE),
+              re.compile(r"\b\d{1,2}(?::\d\d)?\s?(?:a\.?m\.?|p\.?m\.?)|\b(?:monday|mon)\b.{0,15}\b(?:friday|fri)\b|"
+                         r"\b24/7\b|\b24 hours a day\b", re.IGNORECASE)),
+    "size": (re.compile(r"\b(?:file|attachment|upload) size\b|\bhow (?:big|large) (?:can|may|is)\b"
+                        r"|\b(?:mb|megabytes?)\b", re.IGNORECASE),
+             re.compile(r"\b\d+(?:\.\d+)?\s?(?:kb|mb|gb|megabytes?|kilobytes?)\b", re.IGNORECASE)),
+}
+VALUE_NAMES = {"amount": "payment amount or rate", "duration": "time limit", "fax": "fax number",
+                "phone": "phone number", "email": "e-mail address", "hours": "opening hours", "size": "size limit"}
+
+# An insurer other than the deploying plan (generic knowledge of large US payers): the manual answers for its own
+# plan, not for another payer's rules. Named in a question and in no document, it is another plan's question.
+_PAYER = re.compile(r"\b(blue cross|blue shield|bcbs\w*|anthem|aetna|cigna|humana|united ?health ?care|uhc|optum|"
+                    r"molina|centene|ambetter|wellcare|amerigroup|highmark|caresource|carelon|elevance|tricare|"
+                    r"health ?net|oscar health|bright health|devoted health|clover health)\b", re.IGNORECASE)
+# the payer is what the question asks about ("does aetna require", "aetna's limit", "the limit for aetna"), not
+# a member's other coverage ("also has aetna thru work", "aetna is primary")
+_PAYER_ASKED_BEFORE = re.compile(r"\b(?:does|do|will|would|can|could|for|under|per)\s+(?:the\s+)?$", re.IGNORECASE)
+_PAYER_ASKED_AFTER = re.compile(r"(?:\s+of\s+\w+)?(?:'s|s'|’s)?\s+(?:(?:still|also|even|actually)\s+)?"
+                                r"(?:require|need|want|pay|cover|allow|accept|reimburse|deny|denie|limit)",
+                                re.IGNORECASE)
+# a writing task with its object named: "write our appeal letter", "draft an email to the plan"
+_WRITE = re.compile(r"\b(?:write|draft|compose)\s+(?:(?:me|us)\s+)?(?:a|an|our|my|the|this|that)\s+(?:[\w-]+\s+){0,3}?"
+                    r"(?:letter|e-?mail|essay|memo|poem|story|summary|template|policy|speech|post|review)s?\b",
+                    re.IGNORECASE)
+
+
+# whether something is covered or paid for: "is acupuncture covered", "does the plan reimburse mileage", "criteria for
 # covering gender affirming surgery"; the thing asked about is the words after it, up to a clause or preposition
 _COVERAGE_ASKED = re.compile(
     r"\b(?:is|are)\s+(?:an?\s+|the\s+)?(?P<subject>[a-z][\w\s'-]{2,40}?)\s+"
@@ -149,7 +196,7 @@ _THING_ENDS = re.compile(r"\s+(?:for|when|if|in|at|under|on|with|by|to|after|bef
 class Gap:
     """Why the sources cannot answer: a short label for staff and the words a provider reads."""
 
-    reason: str  # amount | address | duration | code | place | name | coverage | request | off_topic
+    reason: str  # amount | address | duration | code | place | name | coverage | request | off_topic | stated
     detail: str
 
     def explain(self) -> str:
@@ -166,6 +213,7 @@ class Gap:
             "coverage": "no document mentions the service you asked about, so they cannot say whether it is covered",
             "request": "I answer questions about the manual; I do not write letters or other documents",
             "off_topic": "it is not about the plan's rules and procedures for providers",
+            "stated": f"the passages on this topic give no {VALUE_NAMES.get(self.detail, 'such value')} for it",
         }[self.reason]
 
 
@@ -173,9 +221,19 @@ class Answerability:
     """Checks of a question against the whole corpus and against its top passages."""
 
     def __init__(self, corpus_text: str, evidence_depth: int = 5, *, vocabulary: Vocabulary | None = None,
-                 zipf: Callable[[str], float] = english_zipf, common: frozenset[str] = frozenset()) -> None:
+                 zipf: Callable[[str], float] = english_zipf, common: frozenset[str] = frozenset(),
+                 components: Components = ALL_ON, profile: PlanProfile = NEUTRAL,
+                 contacts: Sequence[Contact] = ()) -> None:
+        self.on = components.on
+        # the contact directory: a fax number asked for "HMS" may be printed in a passage retrieval did not rank
+        self.directory = [(c.kind, set(domain_tokens(f"{c.department or ''} {c.section} {c.context}")))
+                          for c in contacts]
+        self.profile = profile
+        self._from_elsewhere = _from_elsewhere(profile.plan_names)
         self.corpus_lower = corpus_text.lower()
-        # tokens so common in the corpus ("kp", "member", "provider") that they say nothing of a question's topic
+        self.corpus_tokens = frozenset(domain_tokens(corpus_text))
+        # tokens so common in the corpus (the plan's name, "member", "provider") that they say nothing of a
+        # question's topic
         self.common = common
         # the corpus's words and its spelling correction: the assistant's, or learned from the text
         self.vocabulary = vocabulary or Vocabulary.learn([corpus_text])
@@ -191,48 +249,56 @@ class Answerability:
         """The first reason the sources cannot answer ``question`` (``query`` is the question as resolved
         against the conversation; ``evidence`` the retrieved chunks, best first; ``region`` the one the
         question or conversation is about), or None."""
-        if _REQUEST.search(question):
+        on = self.on
+        if on("check_request") and (_REQUEST.search(question) or _WRITE.search(question)):
             return Gap("request", "")
-        if _OFF_TOPIC.search(question):
+        if on("check_off_topic") and _OFF_TOPIC.search(question):
             return Gap("off_topic", "")
-        for m in _CODE.finditer(question):
+        for m in _CODE.finditer(question) if on("check_code") else ():
             if m.group(1).lower() not in self.corpus_lower:
                 return Gap("code", f"code {m.group(1)}")
-        for m in _STATE.finditer(question):
+        for m in _STATE.finditer(question) if on("check_place") else ():
             state = m.group(1).lower()
-            if state not in self.places_known and not _FROM_ELSEWHERE.search(question[: m.start()]):
+            if state not in self.places_known and not self._from_elsewhere.search(question[: m.start()]):
                 return Gap("place", m.group(1).title())
-        name = self.unknown_name(question)
+        for m in _PAYER.finditer(question) if on("check_payer") else ():
+            asked_about = _PAYER_ASKED_BEFORE.search(question[: m.start()]) or _PAYER_ASKED_AFTER.match(
+                question[m.end():])
+            if asked_about and m.group(1).lower() not in self.corpus_lower:
+                return Gap("place", m.group(1))
+        name = self.unknown_name(question) if on("check_name") else None
         if name:
             return Gap("name", name)
         # a glossary defines words; an amount or time limit printed in a definition is not an answer
-        top = [c for c in evidence[: self.evidence_depth] if (region is None or region_of(c) in (None, region))
+        top = [c for c in evidence[: self.evidence_depth]
+               if (region is None or self.profile.region_of(c) in (None, region))
                and not GLOSSARY_SECTION.search(c.section)]
-        money_asked = _MONEY_ASKED.search(query)
-        fee_schedule_asked = _FEE_SCHEDULE_ASKED.search(question)
+        money_asked = _MONEY_ASKED.search(query) if on("check_amount") else None
+        fee_schedule_asked = _FEE_SCHEDULE_ASKED.search(question) if on("check_amount") else None
         if (money_asked or fee_schedule_asked) and not any(_MONEY_GIVEN.search(c.text) for c in top):
             if money_asked:
                 return Gap("amount", "")
-            # a fee schedule named for what the question is about ("workers' comp in Oregon is paid by the
+            # a fee schedule named for what the question is about ("workers' comp in this state is paid by the
             # state's") answers "what's the fee schedule"; one named for workers' comp does not answer for dental
             if not self.stated_about(_FEE_SCHEDULE.sub(" ", question), _FEE_SCHEDULE, top, fallback=question):
                 return Gap("amount", "")
-        asks_address = _ADDRESS_ASKED.search(query) and not _ADDRESS_NOT_ASKED.search(query)
+        asks_address = on("check_address") and _ADDRESS_ASKED.search(query) and not _ADDRESS_NOT_ASKED.search(query)
         if asks_address and not any(POSTAL_ADDRESS.search(c.text) for c in top):
             return Gap("address", "")
-        if _DURATION_ASKED.search(query):
+        timed = on("check_duration")
+        if timed and _DURATION_ASKED.search(query):
             if not any(DURATION_GIVEN.search(c.text) for c in top):
                 return Gap("duration", "")
-            # "does the Medi-Cal side make us recredential every 36 months too?": the region's passages print
-            # times, but none about recredentialing (the Northwest's 36 months does not answer for California)
-            if region_tokens(question) and not self.stated_about(question, DURATION_GIVEN, top):
+            # "does the <region> side make us recredential every 36 months too?": the region's passages print
+            # times, but none about recredentialing (another region's 36 months does not answer for this one)
+            if region_tokens(question, self.profile) and not self.stated_about(question, DURATION_GIVEN, top):
                 return Gap("duration", "")
-        unit = _UNIT_ASKED.search(query)
+        unit = _UNIT_ASKED.search(query) if timed else None
         if unit:
             asked = _UNIT_NAMES.get(unit.group(2).lower(), unit.group(2).lower())
             if not any(_UNIT_GIVEN[asked].search(c.text) for c in top):
                 return Gap("duration", asked)
-        own_unit = _UNIT_ASKED.search(question)
+        own_unit = _UNIT_ASKED.search(question) if timed else None
         if own_unit:
             # "how many SNF days per year": a number of days printed somewhere in the passages is not enough;
             # a sentence giving one must be about something the question names
@@ -240,7 +306,16 @@ class Answerability:
             # a word on the unit ("SNF days", "CME hours") names exactly what is counted
             if not self.stated_about(own_unit.group(1) or question, _UNIT_GIVEN[asked], top, fallback=question):
                 return Gap("duration", asked)
-        thing = self.unknown_service(question)  # after the amount: "how much does kp pay for X" asks for money
+        if on("check_stated"):
+            # the focus of the question as resolved ("how long does it take" carries its topic from the turn
+            # before), in the words some document uses ("usually" is how a provider asks, not what about)
+            focus = self.focus(query) & self.corpus_tokens
+            for kind, (asked_pattern, given) in _VALUES.items():
+                if asked_pattern.search(question) and focus and not self._stated(focus, given, top) \
+                        and not any(k == kind and _shares(focus, words) for k, words in self.directory):
+                    return Gap("stated", kind)
+        # after the amount: "how much does the plan pay for X" asks for money
+        thing = self.unknown_service(question) if on("check_coverage") else None
         if thing:
             return Gap("coverage", thing)
         return None
@@ -258,11 +333,11 @@ class Answerability:
 
     def focus(self, question: str) -> set[str]:
         """What a question is about, as tokens: its words, their spellings corrected, abbreviations spelled out
-        and lay words in the manual's terms; without the words of its frame ("how many days"), of a region
-        ("Medi-Cal", "Oregon") and those most passages use."""
+        and lay words in the manual's terms; without the words of its frame ("how many days"), of a region's
+        names and those most passages use."""
         words = self.vocabulary.expand(question, phrases=False)
-        places = region_tokens(words)
-        return {t for t in domain_tokens(words) if len(t) > 2 and t not in STOPWORDS and t not in _FRAME_WORDS
+        places = region_tokens(words, self.profile)
+        return {t for t in domain_tokens(words) if len(t) > 2 and t not in STOPWORDS and t not in FRAME_WORDS
                 and t not in self.common and t not in places}
 
     def stated_about(self, question: str, given: re.Pattern[str], evidence: Sequence[Chunk],
@@ -271,6 +346,9 @@ class Answerability:
         sentence or in the headings above it); ``fallback`` is looked for when ``question`` has no focus. True
         when neither names anything to look for."""
         focus = self.focus(question) or (self.focus(fallback) if fallback else set())
+        return self._stated(focus, given, evidence)
+
+    def _stated(self, focus: set[str], given: re.Pattern[str], evidence: Sequence[Chunk]) -> bool:
         if not focus:
             return True
         for chunk in evidence:

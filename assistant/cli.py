@@ -29,7 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.Argument
     p.add_argument("question", nargs="?", help="the question (omit with --batch)")
     p.add_argument("--batch", type=Path, metavar="FILE", help="JSONL file of questions")
     p.add_argument("--conversation-id", help="continue this conversation (follow-ups resolve against it)")
-    p.add_argument("--region", help="Northwest or California (default: from the question or conversation)")
+    p.add_argument("--region", help="one of the regions the plan profile names (default: from the question or "
+                   "conversation)")
     p.add_argument("--json", action="store_true", help="print the answer JSON (one line per answer)")
     p.set_defaults(handler=run)
 

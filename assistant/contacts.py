@@ -78,19 +78,20 @@ def sentence_around(text: str, start: int, end: int, limit: int = 320) -> str:
     return sentence[lo:lo + limit].strip()
 
 
-# "send the form to the Medi-Cal ECM and Community Supports referral team at", "call Provider Appeals at",
+# "send the form to the ECM and Community Supports referral team at", "call Provider Appeals at",
 # "should go to the SIU at": whom a contact reaches, named right before "at"
 _AT_END = re.compile(r"\s+at\s*$")
 _NAME_STARTS_AFTER = {"to", "contact", "call", "reach", "email", "e-mail", "tell", "notify", "ask", "phone", "write"}
 _DESK_WORD = re.compile(r"^(?:team|desk|unit|line|office|department|liaison|coordinator|hotline|center|centre)$")
 _CONNECTIVES = {"and", "of", "for", "&"}
-_VAGUE_NAMES = {"kp", "kaiser", "kaiser permanente", "us", "we", "them", "him", "her"}
+_VAGUE_NAMES = frozenset({"us", "we", "them", "him", "her"})
 
 
-def named_at(before: str) -> str | None:
+def named_at(before: str, plan_names: frozenset[str] = frozenset()) -> str | None:
     """The name printed right before "at <contact>" after a verb or "to" ("Contact the JIL at", "send it to
     Provider Appeals at"): capitalised words, lower-case ones between them, ending in a capitalised word or
-    a desk word ("referral team", "help desk"). None when the words there are not such a name."""
+    a desk word ("referral team", "help desk"). None when the words there are not such a name, or only the
+    plan's own (``plan_names``, lower case: "call Acme at" names no desk)."""
     end = _AT_END.search(before)
     if not end:
         return None
@@ -110,13 +111,13 @@ def named_at(before: str) -> str | None:
     if not (last[:1].isupper() or _DESK_WORD.match(last.lower())) or name[-1].lower() in _CONNECTIVES:
         return None
     text = " ".join(name)
-    return None if text.lower() in _VAGUE_NAMES else text
+    return None if text.lower() in _VAGUE_NAMES or text.lower() in plan_names else text
 
 
-def guess_department(before: str) -> str | None:
+def guess_department(before: str, plan_names: frozenset[str] = frozenset()) -> str | None:
     """The name printed right before "at <contact>", or else the last department-like name ("Provider
     Relations Department") before a contact, if any."""
-    at = named_at(before)
+    at = named_at(before, plan_names)
     if at:
         return at
     names = []

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from assistant.catalog import Catalog, DocumentRecord
 from assistant.errors import IndexNotReady
+from assistant.profile import PROFILE_META
 from assistant.schema import Chunk, Contact
 from assistant.settings import Settings
 from assistant.store import ChromaStore, ChunkIndex
@@ -24,6 +25,7 @@ class IndexSnapshot:
     documents: dict[str, DocumentRecord]
     contacts: list[Contact]
     version: str | None = None  # the completed ingest this snapshot shows
+    profile: str | None = None  # the plan profile ingest kept with the index (see assistant/profile.py)
 
     @classmethod
     def open(cls, settings: Settings, store: ChromaStore | None = None, *, complete_only: bool = True) -> IndexSnapshot:
@@ -43,12 +45,13 @@ class IndexSnapshot:
                                     "service starts answering when it completes")
             documents = catalog.documents(collection)
             contacts = catalog.contacts(collection)
+            profile = catalog.get_meta(PROFILE_META)
         finally:
             catalog.close()
         index = (store or ChromaStore.open(settings)).get_index(collection)
         live = [cid for record in documents.values() for cid in record.chunk_ids]
         chunks = sorted(index.get(live), key=lambda c: (c.doc_id, c.n))
-        return cls(collection, index, {c.chunk_id: c for c in chunks}, documents, contacts, version)
+        return cls(collection, index, {c.chunk_id: c for c in chunks}, documents, contacts, version, profile)
 
     def neighbours(self, chunk: Chunk, before: int = 1, after: int = 1) -> list[Chunk]:
         """The chunk with its neighbours in the same document, in document order."""

@@ -11,11 +11,11 @@ LAY_TERMS: dict[str, str] = {
     "doc": "physician practitioner", "docs": "physicians practitioners", "doctor": "physician practitioner",
     "doctors": "physicians practitioners", "np": "nurse practitioner", "md": "physician",
     "auth": "authorization", "auths": "authorizations", "preauth": "prior authorization", "pa": "prior authorization",
-    "precert": "precertification", "kp": "Kaiser Permanente", "kaiser": "Kaiser Permanente",
+    "precert": "precertification",
     "appt": "appointment", "appts": "appointments", "yr": "year", "yrs": "years", "mo": "month", "mos": "months",
     "hrs": "hours", "hr": "hour", "wk": "week", "wks": "weeks", "obs": "observation", "dx": "diagnosis",
-    "rx": "prescription pharmacy", "meds": "medications", "med": "medication", "chart": "medical record",
-    "charts": "medical records", "notes": "medical record documentation", "er": "emergency", "ed": "emergency",
+    "rx": "prescription pharmacy", "meds": "medications", "med": "medication", "chart": "record documentation",
+    "charts": "records documentation", "notes": "record documentation", "er": "emergency", "ed": "emergency",
     "peds": "pediatric children", "kids": "children", "kid": "child", "mom": "parent", "dad": "parent",
     "refund": "overpayment", "money": "payment", "paid": "payment", "pay": "payment", "denied": "denial",
     "contest": "dispute appeal", "fight": "dispute appeal", "disagree": "dispute appeal", "lobby": "waiting",
@@ -33,7 +33,7 @@ LAY_TERMS: dict[str, str] = {
     "tin": "taxpayer identification number", "npi": "national provider identifier", "fax": "fax",
     "hotline": "hotline", "anonymous": "anonymous", "cert": "certificate", "certs": "certificates",
     "attest": "attestation", "signed": "attestation signature", "sheet": "form", "paperwork": "form",
-    "dme": "durable medical equipment", "labs": "laboratory", "lab": "laboratory", "xray": "imaging",
+    "dme": "durable equipment", "labs": "laboratory", "lab": "laboratory", "xray": "imaging",
     "mri": "imaging", "ct": "imaging", "snf": "skilled nursing facility", "rehab": "rehabilitation",
     "hospice": "hospice", "admit": "admission", "admitted": "admission", "discharge": "discharge",
     "weekend": "weekend holiday", "holiday": "holiday weekend", "days": "days", "urgent": "expedited",
@@ -103,7 +103,7 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bemployers? (?:that |who |which )?(?:pays?|covers?|funds?) (?:\w+ ){0,2}?(?:its|their) own\b"
                 r"|\bemployer[- ](?:run|funded|paid)\b", re.IGNORECASE), "self-funded"),
     # fixing a chart after the fact is an addendum, never an alteration of the record
-    (re.compile(r"\b(?:fix|correct|change|edit|amend)\w* (?:\w+ ){0,2}?(?:chart|note|notes|medical records?)\b",
+    (re.compile(r"\b(?:fix|correct|change|edit|amend)\w* (?:\w+ ){0,2}?(?:chart|note|notes|med(?:ical)? records?)\b",
                 re.IGNORECASE), "addendum alter records"),
     (re.compile(r"\bO ?& ?C\b"), "ownership and control disclosure"),
     # payment into the bank is electronic funds transfer; "hearing back" on a request is its decision
@@ -117,14 +117,14 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:is|are|they'?re|she'?s|he'?s|still|currently)\s+active\b", re.IGNORECASE),
      "eligible eligibility"),
     (re.compile(r"\b(?:ok(?:ay)?'?e?d|approved|cleared)\s+to\s+(?:see|treat)\b"
-                r"|\bstart(?:s|ed|ing)?\s+(?:on|seeing|treating)\s+(?:kp |kaiser )?(?:pts|patients|members)\b",
+                r"|\bstart(?:s|ed|ing)?\s+(?:on|seeing|treating)\s+(?:\w+ )?(?:pts|patients|members)\b",
                 re.IGNORECASE), "credentialing credentialed"),
     (re.compile(r"\bnursing homes?\b", re.IGNORECASE), "skilled nursing facility long-term care"),
     # billing for what never happened, or a patient on someone else's card, is fraud
     (re.compile(r"\b(?:visits?|services?|appointments?|appts?)\b.{0,20}"
                 r"\bnever (?:happened|took place|given|provided|done)\b"
-                r"|\bsomeone else'?s (?:kp |kaiser )?(?:card|id)\b"
-                r"|\b(?:brother|sister|friend|cousin|relative|husband|wife)'?s (?:kp |kaiser )?(?:card|id)\b",
+                r"|\bsomeone else'?s (?:\w+ )?(?:card|id)\b"
+                r"|\b(?:brother|sister|friend|cousin|relative|husband|wife)'?s (?:\w+ )?(?:card|id)\b",
                 re.IGNORECASE), "suspected fraud waste abuse"),
     # whether someone is covered is a question of eligibility
     (re.compile(r"\b(?:see|check|find out|know|verify|confirm) (?:if|whether) .{0,30}\bcovered\b", re.IGNORECASE),
@@ -138,7 +138,7 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
                 r"\b(?:ok(?:ay)?\w*|approv\w*)\b.{0,25}\bspecialists?\b|"
                 r"\bsend(?:s|ing)? (?:\w+ ){0,2}?(?:pts?|patients?|members?) (?:over |on )?to\b", re.IGNORECASE),
      "referral"),
-    # "once KP okays the referral", "can't OK an MRI", "okayed to see members": approval, not "is that ok?"
+    # "once they okay the referral", "can't OK an MRI", "okayed to see members": approval, not "is that ok?"
     (re.compile(r"\bok(?:ay)?(?:s|ed|'?d)\b|\bok(?:ay)?\s+(?:an?|the|this|that|it|our|my|his|her|their)\b",
                 re.IGNORECASE), "approval authorization approved"),
     # member information sent where it should not go, or lost, is a privacy incident
@@ -156,11 +156,11 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
     # what goes into a report or form is what it must contain
     (re.compile(r"\bwhat (?:info|information|details?|data) (?:goes|go|should go|do (?:i|we) (?:put|include)|"
                 r"to (?:put|include)) (?:in(?:to)?|on)\b", re.IGNORECASE), "contain include"),
-    # a report "going in the chart" is a question of what the medical record holds
+    # a report "going in the chart" is a question of what the record holds
     (re.compile(r"\b(?:go|goes|put|file|filed|keep|kept) in(?:to)? (?:the |a |their |his |her )?"
-                r"(?:pt'?s |patient'?s |member'?s )?(?:chart|medical record|record)s?\b", re.IGNORECASE),
-     "file in the medical record"),
-    # a request "going in" is submitted; telling KP about an event is notifying it
+                r"(?:pt'?s |patient'?s |member'?s )?(?:chart|med(?:ical)? record|record)s?\b", re.IGNORECASE),
+     "file in the record"),
+    # a request "going in" is submitted; telling the plan about an event is notifying it
     (re.compile(r"\b(?:pa|auth\w*|request|form|paperwork|app\w*) (?:go|goes|get|gets) in\b", re.IGNORECASE), "submit"),
     (re.compile(r"\btell (?:\w+ ){0,3}?about (?:the |an? |our |her |his )?(?:admit|admission|event|death|incident)",
                 re.IGNORECASE), "notify notification"),
@@ -182,8 +182,8 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:break|breaks|breaking|broke|broken|breach|breached)\b.{0,15}"
                 r"\b(?:code|rules?|laws?|polic(?:y|ies)|agreement|contract)\b", re.IGNORECASE), "violation violate"),
     (re.compile(r"\b(?:brought|bring|bringing|brings) on\b|\bonboard(?:ed|ing)?\b", re.IGNORECASE), "new staff hire"),
-    # work done for KP by another organization is delegated
-    (re.compile(r"\bon (?:its|kp'?s|kaiser'?s|their|our|your) behalf\b", re.IGNORECASE), "delegated delegation"),
+    # work done for the plan by another organization is delegated
+    (re.compile(r"\bon (?:its|\w+'s|their|our|your) behalf\b", re.IGNORECASE), "delegated delegation"),
 ]
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 

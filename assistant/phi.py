@@ -36,7 +36,8 @@ _HONORIFIC = re.compile(r"^(?:mr|mrs|ms|miss|mx)$", re.IGNORECASE)
 # Words that may stand before a provider's or staff name: theirs is not member data.
 _PROVIDER_TITLE = re.compile(r"\b(?:dr|doctor|prof|nurse|np|pa|rn|md|do)\.?\s*$", re.IGNORECASE)
 # Healthcare-office words that look like names to a frequency list (rare in everyday English), and payers'
-# and programs' names that look like people's ("Kaiser Permanente", "Molina").
+# and programs' names that look like people's ("Molina", "Aetna"). The deploying plan's own names are in its
+# documents, which the screen knows (PhiScreen.from_sources).
 def _word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -45,11 +46,11 @@ _OFFICE_WORDS = _word_set("""
 auth auths authorization authorizations preauth precert referral referrals eligibility eligible claim claims
 copay copays coinsurance deductible premium premiums portal pcp pcps derm ob obgyn gyn peds cardio ortho psych
 dme snf ltc ltss hcbs ecm epsdt cob tpl edi era eft npi tin ein cpt hcpcs icd drg ndc mri ct pet ekg ecg
-medicaid medicare medi-cal medical tricare chip ohp cms hhs dhw mdhhs pihp cmh sud suds mat moud opioid
+medicaid medicare tricare chip ohp cms hhs dhw mdhhs pihp cmh sud suds mat moud opioid
 methadone suboxone buprenorphine naloxone narcan vivitrol detox rehab telehealth telemedicine credentialing
 recredentialing termed retro retroactive capitation capitated remittance adjudicated denial denials denied
 appeal appeals grievance grievances formulary pharmacy rx prior timely filing modifier modifiers bundled
-kaiser permanente molina centene humana aetna cigna anthem optum evolent availity carelon magellan wellcare
+molina centene humana aetna cigna anthem optum evolent availity carelon magellan wellcare
 ambetter amerigroup highmark elevance medica healthnet caresource meridian priority mclaren aspirus
 bcbs bcbsm hap hmo ppo epo pos fqhc rhc ihs ccbhc hipaa phi
 """)
@@ -96,8 +97,8 @@ _NOT_MEMBER_LABEL = re.compile(
     r"v|page|pages|section|claim form|ref(?:erence)? (?:no|number|#)|pr|ticket|fax|line)"
     r"\.?\s*(?:#|no\.?|number|num)?\s*(?:is\s*)?[:#=]?\s*$", re.IGNORECASE)
 _MEMBER_LABEL = re.compile(
-    r"\b(?:member|mbr|mem|subscriber|patient|pt|mrn|medical record|record|policy|polic|insurance|ins|cin|id|"
-    r"medicaid|medi-?cal|medicare|mbi|hicn|ssn|social|chart|account|acct|case)\b[^\n]{0,12}$|(?:#|\bno\.?)\s*$",
+    r"\b(?:member|mbr|mem|subscriber|patient|pt|mrn|med(?:ical)? record|record|policy|polic|insurance|ins|cin|id|"
+    r"medicaid|medicare|mbi|hicn|ssn|social|chart|account|acct|case)\b[^\n]{0,12}$|(?:#|\bno\.?)\s*$",
     re.IGNORECASE)
 _DOB_CONTEXT = re.compile(r"\b(?:dob|d\.o\.b\.?|date of birth|birth ?date|birthdate|born|birthday|bday|b-day|"
                           r"b\.d\.|age|aged|yo)\b\W{0,4}(?:on|is|was|of|:)?\W{0,3}$", re.IGNORECASE)

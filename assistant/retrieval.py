@@ -1,5 +1,5 @@
-"""Hybrid retrieval: dense (the vectors stored in Chroma) and BM25 rankings fused, aware of editions and
-regions."""
+"""Hybrid retrieval: dense (the vectors stored in Chroma) and BM25 rankings fused, aware of editions and of the
+regions the plan profile names."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import numpy as np
 
 from assistant.adapter import QueryAdapter, matvec, unit_rows
 from assistant.asks import asked_kinds, given_kinds
+from assistant.components import ALL_ON, Components
 from assistant.embeddings import Embedder, embed_queries
 from assistant.index import IndexSnapshot
 from assistant.lexical import STOPWORDS, LexicalIndex, plain_tokens
+from assistant.profile import NEUTRAL, PlanProfile
 from assistant.schema import Chunk
 from assistant.sentences import SentenceVectors, quotable_sentences
 from assistant.vocabulary import Vocabulary
@@ -71,15 +73,6 @@ def wants_old_edition(question: str, context: str = "") -> bool:
     return bool(context) and wants_old_edition(context)
 
 
-REGIONS = {
-    # "Medi-Cal", "medi cal" or "MediCal", never the word "medical"
-    "California": re.compile(r"\b(medi[-\s]cal|(?-i:MediCal)|california|calif|dhcs|apls?|ecms?|chws?|jil|"
-                             r"justice[- ]involved|community supports|epsdt|prop(osition)? 56|ca)\b", re.IGNORECASE),
-    "Northwest": re.compile(r"\b(oregon|washington|northwest|portland|vancouver|ohp|apple health|"
-                            r"oregon health plan|nw)\b", re.IGNORECASE),
-}
-
-
 def stem(word: str) -> str:
     """A light suffix stripper: claims/claim, notified/notify, billing/bill."""
     for suffix, repl in (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
@@ -100,21 +93,6 @@ def search_text(chunk: Chunk) -> str:
 def title_text(chunk: Chunk) -> str:
     """A chunk's place in its document, as words: document title and heading path."""
     return " > ".join((chunk.doc_title, *chunk.heading_path))
-
-
-def detect_region(text: str) -> str | None:
-    """The region a question names, if exactly one."""
-    named = [region for region, pattern in REGIONS.items() if pattern.search(text)]
-    return named[0] if len(named) == 1 else None
-
-
-def region_of(chunk: Chunk) -> str | None:
-    for region in REGIONS:
-        if chunk.region and region.lower() in chunk.region.lower():
-            return region
-    if chunk.region and "oregon" in chunk.region.lower():
-        return "Northwest"
-    return None
 
 
 @dataclass(frozen=True)
@@ -145,11 +123,14 @@ class HybridRetriever:
                  adapter: QueryAdapter | None = None, rrf_k: int = 20, candidates: int = 40,
                  lexical_weight: float = 1.0, feedback_terms: int = 3, feedback_docs: int = 3,
                  exact_limit: int = EXACT_LIMIT, sentences: SentenceVectors | None = None,
-                 sentence_weight: float | None = None) -> None:
+                 sentence_weight: float | None = None, components: Components = ALL_ON,
+                 profile: PlanProfile = NEUTRAL) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
         self.vocabulary = vocabulary
-        self.adapter = adapter
+        self.components = components
+        self.profile = profile
+        self.adapter = adapter if components.on("query_adapter") else None
         self.chunks = list(snapshot.chunks.values())
         # Up to ``exact_limit`` chunks the dense search is exact, over the stored vectors held here: it costs
         # well under a millisecond on the bundled corpus, and Chroma's approximate (HNSW) answer for the same
@@ -157,11 +138,12 @@ class HybridRetriever:
         # between runs. A larger index is searched through Chroma.
         self.exact = len(self.chunks) <= exact_limit
         self._unit_vectors = (unit_rows(snapshot.index.vectors([c.chunk_id for c in self.chunks]))
-                              if self.chunks and (self.exact or adapter is not None) else np.zeros((0, 0), np.float32))
+                              if self.chunks and (self.exact or self.adapter is not None)
+                              else np.zeros((0, 0), np.float32))
         self.rrf_k = rrf_k
         self.candidates = candidates
         self.lexical_weight = lexical_weight
-        self.feedback_terms = feedback_terms
+        self.feedback_terms = feedback_terms if components.on("feedback") else 0
         self.feedback_docs = feedback_docs
         self.position = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.glossary = {c.chunk_id for c in self.chunks if GLOSSARY_SECTION.search(c.section)}
@@ -177,7 +159,8 @@ class HybridRetriever:
         n = max(1, len(self.chunks))
         self.idf = {t: math.log(1 + n / f) for t, f in df.items()}
         self.max_idf = math.log(1 + n)
-        self.sentence_weight = SENTENCE_WEIGHT if sentence_weight is None else sentence_weight
+        self.sentence_weight = (SENTENCE_WEIGHT if sentence_weight is None else sentence_weight) \
+            if components.on("sentence_ranking") else 0.0
         self._sentence_matrix, self._sentence_starts, self._sentence_owner = self._sentence_rows(sentences)
 
     def _sentence_rows(self, sentences: SentenceVectors | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -206,7 +189,7 @@ class HybridRetriever:
         text to embed in the same pass as the query (the answerer compares the question with sentences). ``asking``
         is the text that says what kind of answer is wanted (a follow-up's own words, not the topic it carries
         over); by default the query."""
-        expanded = self.vocabulary.expand(query)
+        expanded = self.vocabulary.expand(query, components=self.components)
         wants_old = wants_old_edition(query) if old_edition is None else old_edition
         vectors = embed_queries(self.embedder, [expanded] if also_embed is None else [expanded, also_embed])
         unit, adapted = self._question_vectors(np.asarray(vectors[0], dtype=np.float32))
@@ -233,12 +216,13 @@ class HybridRetriever:
             if cid in lexical_rank:
                 score += self.lexical_weight / (self.rrf_k + lexical_rank[cid])
             score *= self._preference(chunk, region, wants_old, boosted, near, define)
-            score *= ANSWER_KIND_BOOST ** len(asked & self.gives[cid])
+            if self.components.on("answer_kind_boost"):
+                score *= ANSWER_KIND_BOOST ** len(asked & self.gives[cid])
             if exclude_superseded and chunk.status == "superseded" and not wants_old:
                 continue
             fused.append(Hit(chunk, score, dense_score.get(cid, 0.0), float(lexical_scores[self.position[cid]])))
         fused.sort(key=lambda h: (-h.score, self.position[h.chunk.chunk_id]))
-        hits = diversify(fused, k)
+        hits = diversify(fused, k) if self.components.on("diversify") else fused
         also = np.asarray(vectors[1], dtype=np.float32) if also_embed is not None else None
         return Retrieval(hits, expanded, max((h.dense for h in hits[:5]), default=0.0), also)
 
@@ -295,12 +279,13 @@ class HybridRetriever:
     def _preference(self, chunk: Chunk, region: str | None, wants_old: bool, boosted: set[str],
                     near: set[tuple[str, str]], define: bool = False) -> float:
         factor = 1.0
-        if not define and chunk.chunk_id in self.glossary:
+        on = self.components.on
+        if not define and chunk.chunk_id in self.glossary and on("glossary_penalty"):
             factor *= GLOSSARY_FACTOR
-        if chunk.status == "superseded":
+        if chunk.status == "superseded" and on("edition_preference"):
             factor *= 1.6 if wants_old else 0.35
-        chunk_region = region_of(chunk)
-        if region and chunk_region and chunk_region != region:
+        chunk_region = self.profile.region_of(chunk)
+        if region and chunk_region and chunk_region != region and on("region_preference"):
             factor *= 0.55
         if chunk.doc_id in boosted:
             factor *= 1.3

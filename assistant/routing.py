@@ -16,7 +16,8 @@ import numpy as np
 from assistant.contacts import DEPARTMENT_WORDS, EMAIL_RE, PHONE_RE, guess_department
 from assistant.index import IndexSnapshot
 from assistant.lexical import LexicalIndex
-from assistant.retrieval import GLOSSARY_SECTION, Hit, detect_region, domain_tokens, region_of
+from assistant.profile import NEUTRAL, PlanProfile
+from assistant.retrieval import GLOSSARY_SECTION, Hit, domain_tokens
 from assistant.schema import Chunk, Contact
 from assistant.sentences import SentenceVectors, quotable_sentences
 from assistant.vocabulary import english_zipf, parenthetical_expansion
@@ -24,7 +25,7 @@ from assistant.vocabulary import english_zipf, parenthetical_expansion
 log = logging.getLogger(__name__)
 
 _ASKS_FAX = re.compile(r"\bfax", re.IGNORECASE)
-# a row label naming a desk, in any case ("Medi-Cal provider team"); "services", "support" and the like name
+# a row label naming a desk, in any case ("state programs provider team"); "services", "support" and the like name
 # topics as often ("Prior authorization for DME services"), so they count only capitalised, as in contacts.py
 _DESK = re.compile(r"^[^@]*(?:\b(?i:team|department|unit|desk|office|hotline|liaison|coordinator)\b"
                    rf"|\b{DEPARTMENT_WORDS}\b)[^@]*$")
@@ -74,14 +75,16 @@ class _Mention:
         return "|" in self.text
 
 
-def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
+def build_profiles(snapshot: IndexSnapshot, plan: PlanProfile = NEUTRAL) -> list[ContactProfile]:
     """One profile per directory entry; table rows get their own cells, not their neighbours'.
 
     A contact's department is the name printed in its own row or sentence ("Credentialing Department at
     503-555-0140"), never one from the row before it. A value printed right after another ("503-555-0122
     (fax 503-555-0123)") belongs to the same department. Where its own words name none ("e-mail it to ..."),
     the name printed beside the same number or address elsewhere in the corpus is used; then its table
-    row's label; then its section's title."""
+    row's label; then its section's title. The plan's own name (``plan``) names no desk: "call Acme at" is
+    nobody in particular, and "Acme Member Services" is the desk other rows call "Member Services"."""
+    plan_names = frozenset(n.lower() for n in plan.plan_names)
     mentions: list[_Mention] = []
     ends: dict[tuple[str, int], int] = {}  # (chunk, where a value ends) -> its mention
     for contact in snapshot.contacts:
@@ -98,7 +101,7 @@ def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
         after = text[at + len(contact.value):min(next_start, at + 300)]
         follows = (contact.chunk_id, prev_end) if _JOINS_PREVIOUS.fullmatch(before) else None
         ends.setdefault((contact.chunk_id, at + len(contact.value)), len(mentions))
-        name = spelled_out(guess_department(_own_words(before)) or "", snapshot, contact)
+        name = spelled_out(guess_department(_own_words(before), plan_names) or "", snapshot, contact)
         mentions.append(_Mention(contact, name, cell_label(before),
                                  f"{before} {after}", follows))
     named: dict[str, Counter[str]] = {}
@@ -113,8 +116,8 @@ def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
     def own_label(i: int) -> str:
         m = mentions[i]
         labels = rows.get(m.contact.value.lower(), Counter()).most_common()
-        # a row label that names a desk ("Medi-Cal provider team") over one that names a topic ("Ownership and
-        # Control disclosure | ... | Medicaid-PROV-Team@kp.org"): one address reaches one department
+        # a row label that names a desk ("State programs provider team") over one that names a topic ("Ownership
+        # and Control disclosure | ... | Provider-Team@plan.example"): one address reaches one department
         desk = next((label for label, _ in labels if _DESK.search(label)), "")
         cell = m.cell if m.in_table else ""
         if cell and desk and not _DESK.search(cell):
@@ -127,14 +130,16 @@ def build_profiles(snapshot: IndexSnapshot) -> list[ContactProfile]:
         label = names[i] or (own_label(partner) if partner is not None and partner != i else "") or own_label(i)
         label = _TRAILING_ACRONYM.sub("", label or m.contact.section.lstrip("0123456789. ")) or "Contact"
         profiles.append(ContactProfile(m.contact, label, m.text))
-    # "KP Occupational Health Services" is the desk other rows call "Occupational Health Services"
+    # "<plan> Occupational Health Services" is the desk other rows call "Occupational Health Services"
+    prefix = plan.name_prefix()
+    if prefix is None:
+        return profiles
     labels = {p.department for p in profiles}
-    return [ContactProfile(p.contact, bare, p.text) if (bare := _PLAN_PREFIX.sub("", p.department)) in labels else p
+    return [ContactProfile(p.contact, bare, p.text) if (bare := prefix.sub("", p.department)) in labels else p
             for p in profiles]
 
 
 _ACRONYM = re.compile(r"[A-Z][A-Z0-9&/]{1,7}")
-_PLAN_PREFIX = re.compile(r"^(KP|Kaiser Permanente)\s+(?=\S)")
 # "Justice Involved Liaison (JIL)" is the desk other rows call "Justice Involved Liaison"
 _TRAILING_ACRONYM = re.compile(r"(?<=\w)\s+\([A-Z][A-Z0-9&/]{1,7}\)$")
 
@@ -176,7 +181,7 @@ _KIND_WORDS = re.compile(r"(?:\s*\b(?:phone|fax|tel|telephone|e-?mail|toll[- ]fr
 
 
 def _own_words(before: str) -> str:
-    """The words before a contact in its own table row ("Medi-Cal provider team | "), so the row above
+    """The words before a contact in its own table row ("State programs provider team | "), so the row above
     cannot lend its name; elsewhere its own sentence (a line break is only where the page wrapped)."""
     lines = before.split("\n")
     if "|" in lines[-1]:
@@ -185,7 +190,7 @@ def _own_words(before: str) -> str:
 
 
 def cell_label(before: str) -> str:
-    """What a table row calls a contact: its first cell ("Medi-Cal provider team | ..."), or the short run
+    """What a table row calls a contact: its first cell ("State programs provider team | ..."), or the short run
     before it in a flattened row ("Payment disputes and claim appeals 503-..."). Empty if none."""
     line = _own_words(before).rsplit("\n", 1)[-1]
     cell = next((c for c in line.split("|") if c.strip()), "") if "|" in line else re.split(r"[.:;!?]\s", line)[-1]
@@ -197,22 +202,30 @@ def cell_label(before: str) -> str:
 
 
 _CONTACT_SECTION = re.compile(r"contact|whom to|questions|help", re.IGNORECASE)
-# words any department's name may carry, which say nothing about what it handles (stopwords go anyway)
-# (nor do a region's names: "Medi-Cal provider team" is not the desk for every Medi-Cal question)
-_REGION_WORDS = frozenset(domain_tokens("northwest medi-cal medi cal california oregon washington"))
-_GENERIC_NAME = _REGION_WORDS | frozenset(domain_tokens("kp kaiser permanente department services unit team line "
-                                                        "office desk help program customer provider contacts "
-                                                        "center key same"))
+# words any department's name may carry, which say nothing about what it handles (stopwords go anyway), and
+# the plan's own names; nor do a region's names ("<state> provider team" is not the desk for every question
+# about that state)
+_GENERIC_NAME = frozenset(domain_tokens("department services unit team line office desk help program customer "
+                                        "provider contacts center key same"))
 
 
-def _desk_words(text: str) -> list[str]:
-    """The words a contact's row or sentence and a question are matched on: not a region's names ("northwest
-    claims" is about claims; the region is weighed on its own), which a flattened table row shares with the
-    paragraph after it ("Help desk, 503-555-0105  This section applies to Northwest members"). Measured: with
-    region names matched, corpus routing 0.890 with "timely filing for our northwest claims" sent to the KP Online
-    help desk first; without them 0.886 (one unanswerable question routed to another desk) and follow-up turns
-    unchanged; stripping the plan's names too ("kp", "kaiser") lost more (routing 0.864, follow-up 0.800)."""
-    return [t for t in domain_tokens(text) if t not in _REGION_WORDS]
+def region_name_tokens(plan: PlanProfile) -> frozenset[str]:
+    """The tokens of every region's names in the plan profile."""
+    return frozenset(t for name in plan.place_names for t in domain_tokens(name))
+
+
+def desk_words(region_words: frozenset[str]) -> Callable[[str], list[str]]:
+    """The words a contact's row or sentence and a question are matched on: not a region's names ("claims for
+    our <region> members" is about claims; the region is weighed on its own), which a flattened table row shares
+    with the paragraph after it ("Help desk, 503-555-0105  This section applies to <region> members"). Measured
+    on the bundled corpus: with region names matched, routing 0.890 with a timely-filing question naming its
+    region sent to the online help desk first; without them 0.886 (one unanswerable question routed to another
+    desk) and follow-up turns unchanged; stripping the plan's names too lost more (routing 0.864, follow-up
+    0.800)."""
+    def words(text: str) -> list[str]:
+        return [t for t in domain_tokens(text) if t not in region_words]
+
+    return words
 
 
 # How close in meaning the question is to the sentence or table row printing a contact ("who okays an MRI" and
@@ -251,8 +264,13 @@ class ContactRouter:
                  evidence_weight: float = 1.0, section_weight: float = 0.5, document_weight: float = 0.5,
                  glossary_factor: float = 0.2, evidence_depth: int = 10, name_weight: float = 0.6,
                  carry_weight: float = 0.3, sentences: SentenceVectors | None = None,
-                 meaning_weight: float = MEANING_WEIGHT) -> None:
+                 meaning_weight: float = MEANING_WEIGHT, plan: PlanProfile = NEUTRAL) -> None:
         self.snapshot = snapshot
+        self.plan = plan
+        region_words = region_name_tokens(plan)
+        generic_name = _GENERIC_NAME | region_words | frozenset(domain_tokens(" ".join(plan.plan_names)))
+        self._shared_name_words = _SHARED_NAME_WORDS | {w for n in (*plan.place_names, *plan.plan_names)
+                                                        for w in re.findall(r"[a-z]{4,}", n.lower())}
         self.lexical_weight = lexical_weight
         self.evidence_weight = evidence_weight
         self.section_weight = section_weight
@@ -261,18 +279,18 @@ class ContactRouter:
         self.evidence_depth = evidence_depth
         self.name_weight = name_weight
         self.carry_weight = carry_weight
-        self.profiles = build_profiles(snapshot)
-        self.lexical = LexicalIndex([f"{p.department} {p.text}" for p in self.profiles], _desk_words)
+        self.profiles = build_profiles(snapshot, plan)
+        self.lexical = LexicalIndex([f"{p.department} {p.text}" for p in self.profiles], desk_words(region_words))
         # what never changes between questions: each profile's chunk, region, and whether it is a
         # glossary mention (weak evidence of whom to call) or printed only in a superseded edition
         self._chunks = [snapshot.chunks.get(p.contact.chunk_id) for p in self.profiles]
-        self._regions = [_region(p.contact, snapshot) for p in self.profiles]
+        self._regions = [self._region(p.contact) for p in self.profiles]
         self._glossary = [c is not None and bool(GLOSSARY_SECTION.search(c.section or "")) for c in self._chunks]
         self._retired = [c is not None and c.status == "superseded" for c in self._chunks]
         self._fallback: dict[tuple[str | None, str], list[Routed]] = {}
         common = math.log(1 + 1 / COMMON_SHARE)  # the idf of a word in that share of passages
         self._idf, self._common_idf = idf, common
-        self._names = [{t: idf[t] for t in set(domain_tokens(p.department)) - _GENERIC_NAME
+        self._names = [{t: idf[t] for t in set(domain_tokens(p.department)) - generic_name
                         if idf.get(t, 0.0) > common} for p in self.profiles]
         # a department's name as a passage would print it in running text ("referral and authorization department")
         self._plain_names = [" ".join(p.department.lower().split()) if len(p.department.split()) >= 2 else ""
@@ -296,8 +314,8 @@ class ContactRouter:
         # concern ("privacy events also go to the Compliance Office"): only the numbers they print count
         named_in = self._named_in(hits, set() if urgent else self.distinctive(asked))
         if region is None and hits:  # a question answered from one region's passage goes to that region's desks
-            region = region_of(hits[0].chunk)
-        named = detect_region(question)  # a region the question itself names rules the others' desks out
+            region = self.plan.region_of(hits[0].chunk)
+        named = self.plan.detect_region(question)  # a region the question itself names rules the others' desks out
         asks_fax = bool(_ASKS_FAX.search(question))
         given: dict[str, float] = {}  # the earlier answer's first desk is carried fully, the ones after it by half
         for n, p in enumerate(previous):
@@ -322,7 +340,7 @@ class ContactRouter:
                 score += self.meaning_weight * float(meaning[i])
             contact_region = self._regions[i]
             if region and contact_region and contact_region != region:
-                score *= 0.5  # and not carried: "what about our Medi-Cal members?" leaves the Northwest desk
+                score *= 0.5  # and not carried: "what about our members in <region B>?" leaves region A's desk
             else:
                 score += self.carry_weight * given.get(c.value.lower(), 0.0)
             if c.kind == "fax" and not asks_fax:
@@ -416,18 +434,31 @@ class ContactRouter:
 
         return weight
 
-    def fallback(self, region: str | None, patterns: dict[str, str]) -> list[Routed]:
-        """Where to turn when the sources do not answer: the region's general contact, found in the
-        directory (``patterns``: region -> what to look for), named as routed contacts are. Looked up once
-        per region; a number printed only in a superseded edition is never offered."""
-        pattern = patterns.get(region or "", "") or patterns.get("default", "$^")
-        key = (region, pattern)
+    def fallback(self, region: str | None) -> list[Routed]:
+        """Where to turn when the sources do not answer: the contact the plan profile names for the region (a
+        pattern found in the directory), else a general provider desk (``GENERAL_DESK``), else the phone number
+        the documents print most often; named as routed contacts are. Looked up once per region; a number printed
+        only in a superseded edition is never offered."""
+        pattern = self.plan.fallback_for(region)
+        key = (region, pattern or "")
         if key not in self._fallback:
-            found = re.compile(pattern, re.IGNORECASE)
-            matches = [i for i, p in enumerate(self.profiles) if not self._retired[i]
-                       and found.search(f"{p.department} {p.contact.context} {p.contact.value}")]
-            matches.sort(key=lambda i: (self.profiles[i].contact.kind != "phone", self._regions[i] != region,
-                                        self.profiles[i].contact.doc_id))
+            current = [i for i in range(len(self.profiles)) if not self._retired[i]]
+            matches: list[int] = []
+            for found in ([re.compile(pattern, re.IGNORECASE)] if pattern else []) + [GENERAL_DESK]:
+                matches = [i for i in current if found.search(f"{self.profiles[i].department} "
+                                                              f"{self.profiles[i].contact.context} "
+                                                              f"{self.profiles[i].contact.value}")]
+                if matches:
+                    break
+            if matches:
+                matches.sort(key=lambda i: (self.profiles[i].contact.kind != "phone", self._regions[i] != region,
+                                            self.profiles[i].contact.doc_id))
+            else:  # the desk the documents send providers to most: the phone number they print most often
+                printed = Counter(self.profiles[i].contact.value for i in current
+                                  if self.profiles[i].contact.kind == "phone")
+                ranked = sorted(current, key=lambda i: (-printed.get(self.profiles[i].contact.value, 0),
+                                                        self.profiles[i].contact.doc_id, i))
+                matches = [i for i in ranked if printed.get(self.profiles[i].contact.value)]
             self._fallback[key] = [self._with_siblings(self.profiles[matches[0]], 1.0)] if matches else []
         return self._fallback[key]
 
@@ -448,13 +479,21 @@ class ContactRouter:
         if not mine:
             return None
         rows = {(p.contact.chunk_id, p.department) for p in mine}
-        words = _name_words(department)
+        words = self._name_words(department)
         family = [p for p in self.profiles if not self._superseded(p.contact) and (
-            (p.contact.chunk_id, p.department) in rows or len(words & _name_words(p.department)) >= 2)]
+            (p.contact.chunk_id, p.department) in rows or len(words & self._name_words(p.department)) >= 2)]
         wanted = [p for p in family if p.contact.kind == kind] or [p for p in mine]
         wanted.sort(key=lambda p: p.contact.chunk_id != before.get("source_chunk_id"))  # where the answer found it
         best = wanted[0]
         return self._with_siblings(best, 1.0)
+
+    def _region(self, contact: Contact) -> str | None:
+        chunk = self.snapshot.chunks.get(contact.chunk_id)
+        return self.plan.region_of(chunk) if chunk else None
+
+    def _name_words(self, department: str) -> set[str]:
+        """The words of a department's name that tell it from other desks ("admission", "notification")."""
+        return set(re.findall(r"[a-z]{4,}", department.lower())) - self._shared_name_words
 
     def has_kind(self, department: str, kind: str) -> bool:
         """Whether the directory has a current contact of ``kind`` under the department's name anywhere."""
@@ -477,7 +516,7 @@ class ContactRouter:
                 return self._with_siblings(fuller, score)
         purpose = _TABLE_CELL.sub(" ", c.context).strip()
         return Routed(department=profile.department, phone=by_kind.get("phone"), email=by_kind.get("email"),
-                      fax=by_kind.get("fax"), purpose=purpose, region=_region(c, self.snapshot),
+                      fax=by_kind.get("fax"), purpose=purpose, region=self._region(c),
                       source_chunk_id=c.chunk_id, doc_id=c.doc_id, score=score)
 
     def _fuller(self, profile: ContactProfile, kinds: set[str]) -> ContactProfile | None:
@@ -498,16 +537,14 @@ class ContactRouter:
         return best[1] if best else None
 
 
-# words of many desks' names: "Medi-Cal provider team" and "Medi-Cal ECM ... referral team" share two of them and
-# are different desks
+# words of many desks' names (with the plan's and its regions' names): "<state> provider team" and "<state> ECM
+# referral team" share two of them and are different desks
 _SHARED_NAME_WORDS = frozenset({
-    "medi", "team", "department", "services", "service", "unit", "line", "office", "desk", "help", "program",
-    "programs", "customer", "provider", "providers", "contacts", "center", "northwest", "kaiser", "permanente"})
-
-
-def _name_words(department: str) -> set[str]:
-    """The words of a department's name that tell it from other desks ("admission", "notification")."""
-    return set(re.findall(r"[a-z]{4,}", department.lower())) - _SHARED_NAME_WORDS
+    "team", "department", "services", "service", "unit", "line", "office", "desk", "help", "program",
+    "programs", "customer", "provider", "providers", "contacts", "center"})
+# a desk any plan has for providers' questions: where an unanswered question goes when the profile names none
+GENERAL_DESK = re.compile(r"\bprovider\s+(?:services?|relations|customer\s+service|call\s+center|contact\s+center|"
+                          r"help\s*desk|service\s+center)\b", re.IGNORECASE)
 
 
 def asked_kind(question: str) -> str | None:
@@ -539,11 +576,6 @@ def _profile_vectors(profiles: Sequence[ContactProfile], chunks: Sequence[Chunk 
                     has[i] = True
                 break
     return rows, has
-
-
-def _region(contact: Contact, snapshot: IndexSnapshot) -> str | None:
-    chunk = snapshot.chunks.get(contact.chunk_id)
-    return region_of(chunk) if chunk else None
 
 
 def verify_contacts(routed: Sequence[Routed], snapshot: IndexSnapshot) -> list[Routed]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -13,8 +13,7 @@ import numpy as np
 
 from assistant.adapter import query_adapter
 from assistant.answer import order_for_reading, pick_sentences
-from assistant.answerability import Answerability, Gap
-from assistant.category import categorize
+from assistant.answerability import FRAME_WORDS, VALUE_NAMES, Answerability, Gap
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.conversations import ConversationStore, Turn, new_id
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder
@@ -23,13 +22,14 @@ from assistant.lexical import STOPWORDS, plain_tokens
 from assistant.lexicon import LAY_TERMS
 from assistant.llm import AnswerWriter, Source, grounding_problems
 from assistant.phi import PhiScreen
-from assistant.retrieval import HybridRetriever, Retrieval, detect_region, region_of, wants_old_edition
-from assistant.routing import ContactRouter, Routed, asked_kind, verify_contacts
+from assistant.profile import PlanProfile, from_stored
+from assistant.retrieval import HybridRetriever, Retrieval, stem, wants_old_edition
+from assistant.routing import EVERYDAY_WORD, ContactRouter, Routed, asked_kind, verify_contacts
 from assistant.safety import screen
 from assistant.schema import Chunk
 from assistant.sentences import quotable_sentences, sentence_vectors
 from assistant.settings import Settings
-from assistant.vocabulary import Vocabulary
+from assistant.vocabulary import Vocabulary, english_zipf
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ TEMPLATE_WORDS = frozenset(re.findall(r"[a-z0-9]+", " ".join([
     "The sources give no phone number e-mail address fax number for",
     *(Gap(reason, "day").explain() for reason in ("amount", "address", "duration", "code", "place", "name",
                                                   "coverage", "request", "off_topic")),
+    *(Gap("stated", kind).explain() for kind in VALUE_NAMES),
 ]).lower()))
 
 
@@ -115,12 +116,22 @@ def merge_retrievals(first: Retrieval, second: Retrieval, k: int = 60, weight: f
     return Retrieval(ordered, first.query, first.top_dense)
 
 
-def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
-    """A later turn that leans on the earlier ones ("what's their phone number?", "and expedited ones?")."""
+def is_follow_up(question: str, history: Sequence[Turn], topical: Callable[[str], bool] | None = None) -> bool:
+    """A later turn that leans on the earlier ones: it continues one ("and expedited ones?", "what about
+    urgent?"), refers back with little of its own ("what's their phone number?", "how long does it take"), or
+    names no topic at all. A question with a topic of its own ("how long do we have to file a claim?" after an
+    injury report) is a new question, not a follow-up: it must not inherit the earlier topic or desk.
+    ``topical`` says whether a word names a topic (without it, a short question is taken as a follow-up)."""
     if not history:
         return False
     content = [t for t in plain_tokens(question) if len(t) > 2]
-    return len(content) <= 6 or (len(content) <= 9 and bool(_REFERS.search(question) or _CONTINUES.search(question)))
+    if topical is None:
+        return len(content) <= 6 or (len(content) <= 9 and bool(_REFERS.search(question) or
+                                                                 _CONTINUES.search(question)))
+    if _CONTINUES.search(question) and len(content) <= 9:
+        return True
+    own = {t for t in content if topical(t)}
+    return not own or (len(own) <= 1 and len(content) <= 9 and bool(_REFERS.search(question)))
 
 
 class Assistant:
@@ -133,16 +144,21 @@ class Assistant:
         self.snapshot = snapshot
         self.embedder = embedder
         self.vocabulary = Vocabulary.learn(c.text for c in snapshot.chunks.values())
+        self.components = settings.components
+        # what the deployer says about the plan: the file PA_PROFILE names, else the one ingest kept with the index
+        self.profile = PlanProfile.read(settings.profile) if settings.profile else from_stored(snapshot.profile)
+        self.vocabulary.aliases = self.profile.plan_names
         self.sentence_vectors = sentence_vectors(settings.data_dir, snapshot, embedder)
         adapter = None
-        if settings.query_adapter:
+        if self.components.on("query_adapter"):
             try:
                 adapter = query_adapter(settings.data_dir, snapshot, embedder, self.sentence_vectors)
             except Exception:  # worse ranking, never no answer
                 log.exception("fitting the query adapter failed; searching with the model's own vectors")
         self.retriever = HybridRetriever(snapshot, embedder, self.vocabulary, adapter=adapter,
-                                         sentences=self.sentence_vectors)
-        self.router = ContactRouter(snapshot, self.retriever.idf, sentences=self.sentence_vectors)
+                                         sentences=self.sentence_vectors, components=self.components,
+                                         profile=self.profile)
+        self.router = ContactRouter(snapshot, self.retriever.idf, sentences=self.sentence_vectors, plan=self.profile)
         self.conversations = conversations or ConversationStore(settings.data_dir / "conversations.sqlite3")
         self.writer = writer
         self.approved = approved
@@ -152,9 +168,11 @@ class Assistant:
         self.phi = PhiScreen.from_sources(self.all_text, [c.value for c in snapshot.contacts])
         self._source_words = frozenset(re.findall(r"[a-z0-9]+", self.all_text.lower()))
         # the regions the documents name: what a client may ask to be answered for
-        self.regions = frozenset(r for r in map(region_of, snapshot.chunks.values()) if r)
+        self.regions = frozenset(r for r in map(self.profile.region_of, snapshot.chunks.values()) if r)
         self.answerability = Answerability(self.all_text, vocabulary=self.vocabulary,
-                                           common=self.retriever.common_tokens(COMMON_SHARE))
+                                           common=self.retriever.common_tokens(COMMON_SHARE),
+                                           components=self.components, profile=self.profile,
+                                           contacts=snapshot.contacts)
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None,
@@ -199,11 +217,12 @@ class Assistant:
         screened = screen(question, self.phi)
         conv_id = self.conversations.ensure(conversation_id, region)
         history = self.conversations.turns(conv_id) if conversation_id else []
-        follow = is_follow_up(screened.question, history)
+        follow = is_follow_up(screened.question, history,
+                              self._topical if self.components.on("topic_change") else None)
         query = screened.question.replace("[redacted]", " ")
         if follow:
             query = f"{history[-1].resolved_query} {query}"
-        region = region or detect_region(query) or self.conversations.region(conv_id) or (
+        region = region or self.profile.detect_region(query) or self.conversations.region(conv_id) or (
             history[-1].answer.get("region") if history else None)
         urgent = screened.urgent
         cited = history[-1].answer.get("citations", []) if follow else []
@@ -222,17 +241,17 @@ class Assistant:
             retrieval = self.retriever.search(query, k=10, region=region, boost_docs=boost, boost_sections=near,
                                               old_edition=old, also_embed=own_words, asking=screened.question)
             question_vector = retrieval.also_vector
-            if follow and len(plain_tokens(screened.question)) >= 3:
+            if follow and len(plain_tokens(screened.question)) >= 3 and self.components.on("follow_up_merge"):
                 # the later turn may have moved on: its own words get a say beside the carried topic
                 alone = self.retriever.search(screened.question, k=10, region=region, old_edition=old)
                 retrieval = merge_retrievals(retrieval, alone, weight=ALONE_WEIGHT)
             confidence = Confidence(self.retriever.coverage(query, retrieval.hits[:5]), retrieval.top_dense,
                                     self.unknown_share(screened.question))
             if urgent:  # the notification duty first, whatever words the event was described in
-                duty = self.retriever.search(self.settings.urgent_query, k=3)
+                duty = self.retriever.search(self.profile.urgent_query, k=3)
                 first = {h.chunk.chunk_id for h in duty.hits[:3]}
                 retrieval = Retrieval(duty.hits[:3] + [h for h in retrieval.hits if h.chunk.chunk_id not in first],
-                                      f"{self.settings.urgent_query} {retrieval.query}", retrieval.top_dense)
+                                      f"{self.profile.urgent_query} {retrieval.query}", retrieval.top_dense)
         gap = None
         if retrieval is not None and not urgent:
             gap = self.answerability.gap(screened.question, query, [h.chunk for h in retrieval.hits], region)
@@ -241,6 +260,13 @@ class Assistant:
                         screened.phi, screened.injection, follow, timings,
                         list(history[-1].answer.get("contacts", [])) if follow else [], question_vector, gap,
                         str(history[-1].answer.get("answer", "")) if follow else "")
+
+    def _topical(self, word: str) -> bool:
+        """Whether a question word names a topic: a word of the documents that few passages use and everyday
+        English does not ("claim", "referral", "sentinel"; not "usually", "back", "take")."""
+        token = stem(word)
+        return (token not in STOPWORDS and token in self.retriever.idf and token not in self.answerability.common
+                and token not in FRAME_WORDS and english_zipf(word) < EVERYDAY_WORD)
 
     def unknown_share(self, question: str) -> float:
         """How much of the question is about things no document mentions (after spelling correction)."""
@@ -254,7 +280,8 @@ class Assistant:
             return True
         if prepared.urgent:
             return False
-        return prepared.gap is not None or prepared.confidence.value < self.settings.abstain_below
+        return prepared.gap is not None or (self.components.on("low_confidence")
+                                            and prepared.confidence.value < self.settings.abstain_below)
 
     def compose(self, prepared: Prepared) -> dict[str, Any]:
         base = {"conversation_id": prepared.conversation_id, "message_id": prepared.message_id,
@@ -274,11 +301,11 @@ class Assistant:
             text = self._verified(f"{found['answer']} (Approved by provider relations.)")
             first = found["citations"][0] if found["citations"] else {"doc_title": "", "section": ""}
             return {**base, "answer": text, "citations": found["citations"], "contacts": [], "abstained": False,
-                    "category": categorize(first["doc_title"], first["section"]), "approved": True,
+                    "category": self.profile.category((first["doc_title"], first["section"])), "approved": True,
                     "approved_id": found["id"]}
         if self.abstains(prepared):
-            contacts = verify_contacts(self.router.fallback(prepared.region or "Northwest",
-                                                            self.settings.fallback_contacts), self.snapshot)
+            contacts = verify_contacts(self.router.fallback(prepared.region or self.profile.default_region),
+                                       self.snapshot)
             text = ABSTAIN_TEXT.format(f" ({prepared.gap.explain()})" if prepared.gap else "")
             text += "".join(f" Please contact {c.department} at {_values(c)}." for c in contacts[:1])
             return {**base, "answer": text, "citations": [], "contacts": [c.to_dict() for c in contacts[:1]],
@@ -299,14 +326,16 @@ class Assistant:
                 return contact
         # an answer introduced as the superseded edition's quotes that edition only: a current page's sentence
         # under that label would pass today's rule off as the old one, or the old one as today's
+        on = self.components.on
         superseded = hits[0].chunk.status == "superseded"
         quoted = [h for h in hits if h.chunk.status == "superseded"] if superseded else hits
         picked = order_for_reading(pick_sentences(quoted, prepared.question, prepared.retrieval.query,
                                                   self.retriever.idf, urgent=prepared.urgent,
-                                                  vectors=self.sentence_vectors,
+                                                  vectors=self.sentence_vectors if on("answer_meaning") else None,
                                                   question_vector=prepared.question_vector,
-                                                  context=self.snapshot.section_context,
-                                                  common=self.answerability.common))
+                                                  context=self.snapshot.section_context if on("answer_context")
+                                                  else None,
+                                                  common=self.answerability.common, profile=self.profile))
         citations, sentences = cite([(p.sentence.chunk, p.sentence.text) for p in picked])
         routed = self.router.route(prepared.question, prepared.retrieval.query, hits, prepared.region,
                                    superseded=superseded,
@@ -321,7 +350,7 @@ class Assistant:
         if superseded:
             intro += f"From the superseded {top.edition or 'earlier'} edition ({top.doc_title}): "
         return {**base, "answer": intro + text, "citations": citations, "contacts": [r.to_dict() for r in routed],
-                "abstained": False, "category": categorize(top.doc_title, top.section)}
+                "abstained": False, "category": self.profile.category((top.doc_title, top.section))}
 
     def _current_citations(self, citations: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
         """An approved answer's citations pointed at the index as it is now: a chunk a re-ingest replaced is
@@ -361,7 +390,7 @@ class Assistant:
         # extractive only: a model given the whole passage could name another desk's number right after
         text = self._verified(f"{missing}{' '.join(sentences)} {contact_line(routed, prepared.question)}")
         return {**base, "answer": text, "citations": citations, "contacts": [r.to_dict() for r in routed],
-                "abstained": False, "category": categorize(chunk.doc_title, chunk.section)}
+                "abstained": False, "category": self.profile.category((chunk.doc_title, chunk.section))}
 
     def _without_echo(self, text: str, question: str) -> str:
         """The answer without any word of the question that no source uses and no template of the assistant

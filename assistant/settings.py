@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assistant.components import Components, UnknownComponent
+
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 
 
@@ -35,15 +37,13 @@ class Settings(BaseSettings):
     min_chunk_tokens: int = Field(default=60, description="Sections smaller than this merge with neighbours.")
     query_adapter: bool = Field(default=True, description="Search with question vectors mapped by a linear "
                                 "adapter fitted on the corpus's own sentences and headings (assistant/adapter.py).")
+    disabled: list[str] = Field(default=[], description="Components of ranking, answering and abstention switched "
+                                "off (names in assistant/components.py; `provider-assistant eval --ablate` measures "
+                                "each), e.g. PA_DISABLED='[\"lexicon\"]'.")
     abstain_below: float = Field(default=0.07, description="Answer confidence under which the assistant abstains "
                                  "(calibrated on the evaluation questions, see evals/calibrate.py).")
-    fallback_contacts: dict[str, str] = Field(
-        default={"Northwest": r"Provider Relations Department", "California": r"Medi-Cal-State-Programs@",
-                 "default": r"Provider Relations Department"},
-        description="Region -> pattern that finds, in the contact directory, where to route a question the "
-                    "sources do not answer.")
-    urgent_query: str = Field(default="sentinel event report notify immediately within 24 hours",
-                              description="What to look up first when a question reports harm to a member.")
+    profile: Path | None = Field(default=None, description="A plan profile (YAML, see the README) to use instead "
+                                 "of the one ingest kept with the index (the profile.yaml beside the documents).")
     allowed_origins: list[str] = Field(default=["http://127.0.0.1:8000", "http://localhost:8000"],
                                        description="Portal origins allowed to call the API from a browser (CORS).")
     max_message_chars: int = Field(default=2000, description="Longest question the chat API accepts.")
@@ -75,7 +75,16 @@ class Settings(BaseSettings):
             raise ValueError("PA_CHUNK_OVERLAP_TOKENS must be at least 0 and under half of PA_CHUNK_TOKENS")
         if not 0 <= self.min_chunk_tokens < self.chunk_tokens:
             raise ValueError("PA_MIN_CHUNK_TOKENS must be under PA_CHUNK_TOKENS")
+        try:
+            Components(frozenset(self.disabled))
+        except UnknownComponent as exc:
+            raise ValueError(f"PA_DISABLED: {exc}") from None
         return self
+
+    @property
+    def components(self) -> Components:
+        """The components on; the query adapter also follows ``query_adapter``."""
+        return Components(frozenset(self.disabled) | ({"query_adapter"} if not self.query_adapter else set()))
 
     @property
     def catalog_path(self) -> Path:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from assistant.components import ALL_ON, Components
 from assistant.lexical import STOPWORDS
 from assistant.lexicon import LAY_TERMS, lay_expansion
 
@@ -70,6 +71,9 @@ class Vocabulary:
     abbreviations: dict[str, set[str]]
     words: set[str] = field(default_factory=set)
     _corrections: dict[str, str | None] = field(default_factory=dict)
+    # names of one thing (the plan profile's names of the plan: "Acme Health", "AH", "Acme"): a question using
+    # one is searched with the others too
+    aliases: tuple[str, ...] = ()
 
     @classmethod
     def learn(cls, texts: Iterable[str]) -> Vocabulary:
@@ -86,16 +90,21 @@ class Vocabulary:
             self._corrections[word] = close[0] if close else None
         return self._corrections[word] or word
 
-    def expand(self, query: str, *, phrases: bool = True) -> str:
+    def expand(self, query: str, *, phrases: bool = True, components: Components = ALL_ON) -> str:
         """The query with misspellings corrected, abbreviations spelled out and expansions abbreviated
-        (``phrases``: with the words of lay phrases such as "how long", see ``lay_expansion``)."""
+        (``phrases``: with the words of lay phrases such as "how long", see ``lay_expansion``); ``components``
+        says which of the three (spelling, abbreviations, lexicon) are on."""
         lowered = query.lower()
         tokens = _WORD.findall(lowered) + re.findall(r"\b[a-z]{2,3}\b", lowered)
         extra: list[str] = []
-        corrected = [self.correct(t) for t in _WORD.findall(lowered)]
-        extra += [c for t, c in zip(_WORD.findall(lowered), corrected, strict=True) if c != t]
+        if components.on("spelling"):
+            corrected = [self.correct(t) for t in _WORD.findall(lowered)]
+            extra += [c for t, c in zip(_WORD.findall(lowered), corrected, strict=True) if c != t]
+        plan = {a.lower() for a in self.aliases}
         for token in dict.fromkeys(tokens):  # in question order: the expanded text must not vary by run
-            if token not in self.abbreviations:
+            # the plan's own names are expanded to its other names below, not to what else the documents
+            # abbreviate the same way
+            if token not in self.abbreviations or not components.on("abbreviations") or token in plan:
                 continue
             expansions = sorted(self.abbreviations[token])
             written_upper = bool(re.search(rf"\b{re.escape(token.upper())}\b", query))
@@ -106,10 +115,14 @@ class Vocabulary:
                 expansions = [e for e in expansions if office & set(e.split())]
             if not english_word(token) or written_upper:
                 extra.extend(expansions)
-        for abbr, spelled in self.abbreviations.items():
+        for abbr, spelled in self.abbreviations.items() if components.on("abbreviations") else ():
             if any(e in lowered for e in spelled) and abbr not in tokens:
                 extra.append(abbr)
-        lay = lay_expansion(query, phrases=phrases)
+        if self.aliases and any(re.search(rf"\b{re.escape(a)}\b", query, re.IGNORECASE) for a in self.aliases):
+            for a in self.aliases:  # the longest name first: "Acme" is part of "Acme Health", added already
+                if not re.search(rf"\b{re.escape(a)}\b", f"{query} {' '.join(extra)}", re.IGNORECASE):
+                    extra.append(a)
+        lay = lay_expansion(query, phrases=phrases) if components.on("lexicon") else ""
         if lay:
             extra.append(lay)
         return query if not extra else f"{query} ({' '.join(extra)})"

@@ -6,6 +6,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
+    from evals.questions import Question
 
 HELP = "score the assistant and the baselines on question sets and write a report"
 DESCRIPTION = """\
@@ -37,6 +42,10 @@ def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.Argument
                    help="exit 1 when a headline metric misses its threshold (default file: evals/thresholds.yaml)")
     p.add_argument("--real-manuals", type=Path, default=SET_SOURCES["real"],
                    help="folder of the real handbooks for real-*.jsonl (default: ../shared/real-manuals)")
+    p.add_argument("--ablate", nargs="?", const="all", default=None, metavar="COMPONENTS",
+                   help="run the assistant once with everything on and once with each component off (comma-"
+                   "separated names, default all; see assistant/components.py); writes ablation.md and ablation.json "
+                   "instead of the report (no baselines)")
     p.set_defaults(handler=run)
 
 
@@ -65,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
     out: Path = args.out or settings.data_dir / "eval-report"
     out.mkdir(parents=True, exist_ok=True)
+    if args.ablate:
+        return run_ablate(args, questions, settings, out)
     config = EvalConfig(questions=questions, index_root=settings.data_dir / "eval-index",
                         system_factory=default_system_factory(), baselines=baselines,
                         sources={**SET_SOURCES, "real": args.real_manuals}, base_settings=settings)
@@ -83,6 +94,26 @@ def run(args: argparse.Namespace) -> int:
     if errors:
         print(f"{errors} question(s) raised an error (see report.md)")
     return 1 if failures or errors else 0
+
+
+def run_ablate(args: argparse.Namespace, questions: list[Question], settings: Settings, out: Path) -> int:
+    from assistant.components import COMPONENTS
+    from evals.ablation import render_ablation, run_ablation
+    from evals.runner import SET_SOURCES, EvalConfig
+
+    names = list(COMPONENTS) if args.ablate == "all" else [c for c in args.ablate.split(",") if c]
+    unknown = [c for c in names if c not in COMPONENTS]
+    if unknown or not names:
+        print(f"provider-assistant eval: unknown component(s) {unknown}; choose from {sorted(COMPONENTS)}",
+              file=sys.stderr)
+        return 2
+    config = EvalConfig(questions=questions, index_root=settings.data_dir / "eval-index", system_factory=None,
+                        baselines=[], sources={**SET_SOURCES, "real": args.real_manuals}, base_settings=settings)
+    result = run_ablation(config, names)
+    (out / "ablation.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (out / "ablation.md").write_text(render_ablation(result), encoding="utf-8")
+    print(f"ablation: {out / 'ablation.md'}")
+    return 0
 
 
 def one_line_summary(summary: dict) -> str:

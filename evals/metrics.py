@@ -207,6 +207,8 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
                                      for c in _expecting(answered, checks, "citation_precision"))
     out["citation_recall"] = mean(c.get("citation_recall", 0.0)
                                   for c in _expecting(answered, checks, "citation_recall"))
+    precision = [c["sentence_precision"] for c in checks if c.get("sentence_precision") is not None]
+    out["sentence_precision"] = mean(precision)  # share of answer sentences from a gold passage
     routed = _expecting(answered, checks, "contact_routed")
     out["contact_routing"] = mean(float(bool(c.get("contact_routed"))) for c in routed)
     out["contact_hallucinations"] = sum(len(c.get("hallucinated_contacts", [])) for c in checks)
@@ -218,6 +220,9 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["abstention_precision"] = ratio(true_pos, sum(said_abstain)) if sum(said_abstain) else (
         1.0 if not any(gold_abstain) else 0.0)
     out["abstention_recall"] = ratio(true_pos, sum(gold_abstain))
+    # answerable questions refused: what a wrong refusal costs providers
+    out["answerable_refused"] = ratio(sum(s and not g for g, s in zip(gold_abstain, said_abstain, strict=True)),
+                                      sum(not g for g in gold_abstain))
     urgent = [c for r, c in zip(answered, checks, strict=True) if r["gold_urgent"]]
     out["urgent_recall"] = mean(float(bool(c.get("urgent"))) for c in urgent)
     follow = [r for r in answered if r["kind"] == "follow_up" and (r["turn"] or 1) > 1]

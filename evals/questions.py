@@ -51,6 +51,8 @@ class Question(BaseModel):
     forbidden: tuple[str, ...] = ()
     region: str | None = None
     paraphrased: bool = False
+    # the document an unanswerable near miss is near (a doc id): it counts with that document's questions
+    near: str | None = None
     set: str = "corpus"  # filled from the file name: corpus-*.jsonl -> corpus, real-*.jsonl -> real
 
     @model_validator(mode="after")

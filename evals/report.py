@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 HEADLINE = ("hit@1", "hit@3", "hit@5", "hit@10", "recall@10", "mrr@10", "ndcg@10", "term_recall",
-            "citation_precision", "citation_recall", "contact_routing", "contact_hallucinations", "phi_echoes",
-            "forbidden_found", "abstention_precision", "abstention_recall", "urgent_recall", "follow_up_accuracy",
-            "passed", "errors")
+            "citation_precision", "citation_recall", "sentence_precision", "contact_routing",
+            "contact_hallucinations", "phi_echoes", "forbidden_found", "abstention_precision", "abstention_recall",
+            "answerable_refused", "urgent_recall", "follow_up_accuracy", "passed", "errors")
 
 
 def fmt(value: Any) -> str:

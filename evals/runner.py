@@ -14,15 +14,24 @@ from typing import Any
 from assistant.contacts import find_contacts, normalize_contact
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder
 from assistant.index import IndexSnapshot
+from assistant.sentences import quotable_sentences
 from assistant.settings import Settings
-from evals.metrics import aggregate, answer_checks, latency_summary, question_passed, retrieval_scores
+from evals.metrics import (
+    Passage,
+    aggregate,
+    answer_checks,
+    latency_summary,
+    matches,
+    question_passed,
+    retrieval_scores,
+)
 from evals.questions import Question
 from evals.systems import Outcome, System, open_baselines, passage_from_chunk
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
-BASELINES = ("dense", "bm25", "naive_langchain")
+BASELINES = ("dense", "dense_first", "bm25", "naive_langchain")
 SET_SOURCES = {"corpus": ROOT / "corpus", "real": ROOT.parent / "shared" / "real-manuals"}
 
 # Builds the system under test over one set's index; None means "no system beyond the baselines".
@@ -99,19 +108,38 @@ def score_row(q: Question, system: str, outcome: Outcome | None, error: str | No
             cited = [passage_from_chunk(snapshot.chunks[c["chunk_id"]])
                      for c in outcome.answer.get("citations") or [] if c.get("chunk_id") in snapshot.chunks]
             checks = answer_checks(q, outcome.answer, cited, contacts)
+            if q.gold and not q.abstain and not checks["abstained"]:
+                checks["sentence_precision"] = sentence_precision(q, outcome, snapshot)
     elif q.gold and not q.abstain:
         retrieval = retrieval_scores(q.gold, [])
     passed, why = question_passed(q, retrieval, checks, error)
     return {
         "id": q.id, "set": q.set, "kind": q.kind, "system": system, "question": q.question,
         "conversation": q.conversation, "turn": q.turn, "paraphrased": q.paraphrased,
-        "gold": [g.label for g in q.gold], "answer_terms": list(q.answer_terms), "expected_contacts": list(q.contacts),
+        "gold": [g.label for g in q.gold], "document": q.gold[0].doc_id if q.gold else q.near,
+        "answer_terms": list(q.answer_terms), "expected_contacts": list(q.contacts),
         "expects": expectations(q), "gold_abstain": q.abstain, "gold_urgent": q.urgent,
         "retrieved": [f"{p.doc_id} {p.section}".strip() for p in (outcome.passages[:10] if outcome else [])],
         "retrieval": retrieval, "checks": checks, "passed": passed, "why": why, "error": error,
         "answer": outcome.answer if outcome and keep_answer else None,
         "timings_ms": (outcome.timings_ms if outcome else {}),
     }
+
+
+def sentence_precision(q: Question, outcome: Outcome, snapshot: IndexSnapshot) -> float | None:
+    """The share of the answer's sentences taken from a gold passage: the quoted sentences of each citation, or
+    for a baseline the sentences of the passages it pasted. None when the answer quotes nothing."""
+    answer = outcome.answer or {}
+    counts: list[tuple[Passage, int]] = []
+    for c in answer.get("citations") or []:
+        if c.get("chunk_id") in snapshot.chunks and c.get("quote"):
+            counts.append((passage_from_chunk(snapshot.chunks[c["chunk_id"]]), len(str(c["quote"]).split(" … "))))
+    for p in outcome.passages[: int(answer.get("pasted") or 0)]:
+        counts.append((p, max(1, len(quotable_sentences(p.text)))))
+    total = sum(n for _, n in counts)
+    if not total:
+        return None
+    return sum(n for p, n in counts if any(matches(g, p) for g in q.gold)) / total
 
 
 def run_system(system: System, questions: Sequence[Question], snapshot: IndexSnapshot, contacts: set[str],
@@ -136,12 +164,11 @@ def run_system(system: System, questions: Sequence[Question], snapshot: IndexSna
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     kinds = sorted({r["kind"] for r in rows})
-    docs = sorted({r["gold"][0].split(" ")[0] for r in rows if r["gold"]})
+    docs = sorted({r["document"] for r in rows if r.get("document")})
     return {
         "overall": aggregate(rows),
         "by_kind": {k: aggregate([r for r in rows if r["kind"] == k]) for k in kinds},
-        "by_document": {d: aggregate([r for r in rows if r["gold"] and r["gold"][0].split(" ")[0] == d])
-                        for d in docs},
+        "by_document": {d: aggregate([r for r in rows if r.get("document") == d]) for d in docs},
         "paraphrased": aggregate([r for r in rows if r["paraphrased"]]),
         "latency_ms": latency_summary(rows),
     }

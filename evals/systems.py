@@ -48,10 +48,12 @@ def passage_from_chunk(chunk: Chunk) -> Passage:
                    chunk_id=chunk.chunk_id, text=chunk.text)
 
 
-def pasted_answer(passages: Sequence[Passage], retrieve_ms: float) -> dict[str, Any]:
-    """A baseline's answer: its top passages verbatim, no contacts of its own, never abstaining."""
-    top = passages[:BASELINE_ANSWER_PASSAGES]
-    return {"answer": "\n\n".join(p.text for p in top), "citations": [], "contacts": [], "abstained": False,
+def pasted_answer(passages: Sequence[Passage], retrieve_ms: float,
+                  count: int = BASELINE_ANSWER_PASSAGES) -> dict[str, Any]:
+    """A baseline's answer: its top ``count`` passages verbatim, no contacts of its own, never abstaining."""
+    top = passages[:count]
+    return {"answer": "\n\n".join(p.text for p in top), "citations": [], "pasted": len(top), "contacts": [],
+            "abstained": False,
             "urgent": False, "phi_detected": False, "timings_ms": {"retrieve": retrieve_ms, "total": retrieve_ms}}
 
 
@@ -59,6 +61,7 @@ class DenseBaseline:
     """Dense only: the question's embedding against the Chroma index, nothing else."""
 
     name = "dense"
+    pasted = BASELINE_ANSWER_PASSAGES
 
     def __init__(self, snapshot: IndexSnapshot, embedder: Embedder) -> None:
         self._snapshot = snapshot
@@ -69,7 +72,15 @@ class DenseBaseline:
         hits = self._snapshot.index.query(self._embedder.embed_query(question.question), TOP_K * 3)
         live = [passage_from_chunk(h.chunk) for h in hits if h.chunk.chunk_id in self._snapshot.chunks]
         ms = (time.perf_counter() - start) * 1000
-        return Outcome(live, pasted_answer(live, ms), {"retrieve": ms, "total": ms})
+        return Outcome(live, pasted_answer(live, ms, self.pasted), {"retrieve": ms, "total": ms})
+
+
+class DenseFirstBaseline(DenseBaseline):
+    """Dense only, answering with its first passage alone: what a provider reads of the top hit (the answer
+    term recall the assistant's few sentences must at least reach)."""
+
+    name = "dense_first"
+    pasted = 1
 
 
 class BM25Baseline:
@@ -213,6 +224,8 @@ def open_baselines(snapshot: IndexSnapshot, embedder: Embedder, names: Sequence[
     for name in names:
         if name == "dense":
             systems.append(DenseBaseline(snapshot, embedder))
+        elif name == "dense_first":
+            systems.append(DenseFirstBaseline(snapshot, embedder))
         elif name == "bm25":
             systems.append(BM25Baseline(snapshot))
         elif name == "naive_langchain":

@@ -11,6 +11,7 @@ import yaml
 from assistant.schema import DocumentInfo
 
 MANIFEST_NAME = "manifest.yaml"
+PROFILE_FILE = "profile.yaml"  # the plan profile (assistant/profile.py) beside the documents
 SUPPORTED = {".pdf", ".html", ".htm", ".md", ".markdown", ".txt"}
 
 
@@ -85,8 +86,9 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], list[Path]]:
                 continue
             for file in sorted(root.rglob("*")):
                 parts = file.relative_to(root).parts
-                # README files describe a folder; they are not documents of it.
-                if file.is_file() and not any(p.startswith(".") for p in parts) and not is_readme(file):
+                # README files describe a folder and a plan profile describes the plan; neither is a document of it.
+                if file.is_file() and not any(p.startswith(".") for p in parts) and not is_readme(file) \
+                        and parts != (PROFILE_FILE,):
                     files[file] = SourceFile(file, default_info(file, root))
         else:
             declared = _manifest_for(root).get(root)

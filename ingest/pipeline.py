@@ -26,6 +26,8 @@ from assistant.contacts import find_contacts, unique_mentions
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder
 from assistant.errors import AssistantError, DocumentError, IngestBusy
 from assistant.index import IndexSnapshot
+from assistant.profile import PROFILE_META, find_profile
+from assistant.profile import stored as stored_profile
 from assistant.schema import Chunk, Contact, DocumentInfo
 from assistant.sentences import sentence_vectors
 from assistant.settings import Settings
@@ -234,22 +236,32 @@ class Ingestor:
         started = time.perf_counter()
         summary = IngestSummary(embedding_model=self.embedder.name)
         try:
+            found = find_profile(paths)
+            profile = stored_profile(found) if found else None  # a bad profile stops the run before any change
             with ingest_lock(self.settings.data_dir):
                 self._run(paths, rebuild, summary)
                 if summary.collection and not summary.error:
                     self._warm_caches()
-                    self._publish(summary, rebuild)
+                    self._publish(summary, rebuild, profile)
         except AssistantError as exc:
             summary.error = exc.message
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _publish(self, summary: IngestSummary, rebuild: bool) -> None:
+    def _publish(self, summary: IngestSummary, rebuild: bool, profile: str | None = None) -> None:
         """Bump the index version once the run is complete (caches warm included): a running service swaps to
-        the new index when it sees a new version, never to one half written. An unchanged run keeps it."""
+        the new index when it sees a new version, never to one half written. An unchanged run keeps it. The plan
+        profile found beside the documents is kept with the index (a rebuild without one drops the old one)."""
         changed = rebuild or any(o.status in ("added", "updated", "removed") for o in summary.outcomes)
         catalog = Catalog(self.settings.catalog_path)
         try:
+            if profile != catalog.get_meta(PROFILE_META) and (profile is not None or rebuild):
+                changed = True
+                with catalog.transaction():
+                    if profile is None:
+                        catalog.delete_meta(PROFILE_META)
+                    else:
+                        catalog.set_meta(PROFILE_META, profile)
             if changed or catalog.get_meta(INDEX_VERSION) is None:
                 with catalog.transaction():
                     catalog.set_meta(INDEX_VERSION, f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}")

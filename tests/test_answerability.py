@@ -5,11 +5,13 @@ each refused question is paired with an answerable one on the same topic."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from assistant.answerability import Answerability
 from assistant.index import IndexSnapshot
+from assistant.profile import PlanProfile
 from assistant.safety import screen
 from assistant.schema import Chunk
 from assistant.service import Assistant
@@ -34,8 +36,11 @@ RECRED = replace(_chunk(9, "Every practitioner is reviewed again at least every 
                  heading_path=("Credentialing", "Recredentialing"))
 REFUGEE = _chunk(10, "Refugees get up to eight months of medical assistance.")
 WORKERS_COMP = _chunk(11, "Workers' compensation claims are paid by the state's medical fee schedule.")
+# the bundled corpus's plan profile: its regions' names say where ("the medi-cal side"), the plan's name ("from
+# kp") is no place
+PROFILE = PlanProfile.read(Path(__file__).resolve().parents[1] / "corpus" / "profile.yaml")
 CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
-                                 for c in (FILING, REFERRAL, DME, SNF, ADMISSION, RECRED, REFUGEE)))
+                                 for c in (FILING, REFERRAL, DME, SNF, ADMISSION, RECRED, REFUGEE)), profile=PROFILE)
 
 
 @pytest.mark.parametrize(("question", "evidence", "reason"), [
@@ -69,6 +74,12 @@ CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
     ("whats the dental fee schedule for northwest members?", [WORKERS_COMP], "amount"),  # a schedule, not dental's
     # a region named: its passages print a time, but about admissions, not about recredentialing
     ("does the medi-cal side make us recredential every 36 months too?", [ADMISSION], "duration"),
+    # no region named: a time printed about something else (admissions) does not answer either
+    ("do we have to recredential every 36 months?", [ADMISSION], "stated"),
+    # a value of the kind asked for, but about another desk or thing than the one named
+    ("need the fax number for the referral department", [ADMISSION], "stated"),
+    ("what are the referral department's hours?", [_chunk(13, "The admission line is open 8 a.m. to 5 p.m.")],
+     "stated"),
 ])
 def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidence, reason):
     gap = CHECKS.gap(question, question, evidence)
@@ -86,7 +97,8 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("what's the dollar cutoff where DME needs prior auth?", [DME]),
     ("what's the street address for the referral department?", [_chunk(6, "Referral Department, 1 Kaiser Plaza.")]),
     # an e-mail or web address, or how to change one, is not a street address asked for
-    ("what is the email address for the referral department?", [REFERRAL]),
+    ("what is the email address for the referral department?",
+     [_chunk(12, "Questions about a referral: e-mail the Referral Department at referrals@example.org.")]),
     ("how do I update our mailing address with kp?", [REFERRAL]),
     ("are there coverage limits on referral visits?", [REFERRAL]),  # a benefit limit, not an amount of money
     ("a member from kp colorado is visiting, who gets the claim?", [FILING]),  # a visitor, not Colorado's rules
@@ -113,8 +125,6 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("what fee schedule do oregon claims use?", [FILING]),  # which schedule, not its rates
     ("whats the fee schedule for workers comp claims?", [WORKERS_COMP]),  # the one named for what is asked
     ("are vaccines covered for children?", [REFERRAL]),  # office words for the manual's "immunizations"
-    # no region named: the time printed is enough, as for any time question
-    ("do we have to recredential every 36 months?", [ADMISSION]),
     ("does oregon make us recredential every 36 months?", [RECRED]),  # the region's time is about it
 ])
 def test_a_question_its_sources_can_answer_has_no_gap(question, evidence):
@@ -122,9 +132,9 @@ def test_a_question_its_sources_can_answer_has_no_gap(question, evidence):
 
 
 def test_a_questions_focus_leaves_out_its_frame_its_region_and_the_corpus_commonest_words():
-    checks = Answerability(FILING.text, common=frozenset({"kp", "kaiser", "permanente", "member"}))
+    checks = Answerability(FILING.text, common=frozenset({"kp", "kaiser", "permanente", "member"}), profile=PROFILE)
     assert checks.focus("how many SNF days per yr do kp medi-cal members get") == {"snf", "skill", "nurs", "facility"}
-    assert checks.focus("how long do we have to hang on to charts?") >= {"keep", "medical", "record"}  # lay words
+    assert checks.focus("how long do we have to hang on to charts?") >= {"keep", "record"}  # lay words
     # the words a lay phrase adds ("how long" -> "timeframe within days") say how, not what
     assert checks.focus("whats the deadline, how long do we have to hang on to charts?") & {
         "timeframe", "within", "deadline", "days"} == set()

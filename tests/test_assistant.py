@@ -19,17 +19,16 @@ from langchain_core.messages import AIMessage
 
 from assistant.adapter import unit_rows
 from assistant.asks import asked_kinds, given_kinds
-from assistant.category import categorize
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.index import IndexSnapshot
 from assistant.lexical import LexicalIndex
 from assistant.lexicon import lay_expansion
 from assistant.llm import ChatModelWriter, Source, grounding_problems
+from assistant.profile import NEUTRAL, PlanProfile
 from assistant.retrieval import (
     Hit,
     HybridRetriever,
     Retrieval,
-    detect_region,
     domain_tokens,
     related_sections,
     wants_old_edition,
@@ -40,6 +39,7 @@ from assistant.service import Assistant, asks_only_for_contact, merge_retrievals
 from assistant.vocabulary import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
+CORPUS_PROFILE = PlanProfile.read(ROOT / "corpus" / "profile.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -214,12 +214,15 @@ def test_region_named_in_the_question_prefers_that_regions_documents(assistant):
     ("Jill in billing asked", None), ("medical records for an oregon member", "Northwest"),
 ])
 def test_a_region_is_named_by_whole_words(text, region):
-    assert detect_region(text) == region
+    assert CORPUS_PROFILE.detect_region(text) == region
+    assert NEUTRAL.detect_region(text) is None  # no profile, no regions
 
 
 def test_a_category_is_named_by_whole_words():
-    assert categorize("Provider Manual", "7.7.2 Medical Record Audits") != "medicaid and medi-cal programs"
-    assert categorize("Medi-Cal provider portal", "Welcome") == "medicaid and medi-cal programs"
+    assert CORPUS_PROFILE.category(["Provider Manual", "7.7.2 Medical Record Audits"]) \
+        != "medicaid and medi-cal programs"
+    assert CORPUS_PROFILE.category(["Medi-Cal provider portal", "Welcome"]) == "medicaid and medi-cal programs"
+    assert NEUTRAL.category(["General Billing Instructions"]) == "billing"
 
 
 def test_llm_writer_is_used_when_grounded_and_rejected_when_not(assistant):
