@@ -483,6 +483,8 @@ class PhiScreen:
         f, s = lowers[0], lowers[-1]
         if len(f) < 3 or len(s) < 3 or not (f in given or not f.isascii()):
             return None
+        if _zipf(f) >= 4.0 and re.search(r"\b(?:we|i|you|they|to)\s+$", text[:start], re.IGNORECASE):
+            return None  # "can we bill the plan instead", "i will send": a given name that is also a verb, used as one
         if _zipf(f) < 4.5 and (s in surnames and _zipf(s) < 4.8 or _zipf(s) < 3.0 or not s.isascii()):
             return start, end
         if _zipf(f) < 5.5 and s in surnames and _zipf(s) < 5.3:

@@ -37,10 +37,13 @@ class Settings(BaseSettings):
     min_chunk_tokens: int = Field(default=60, description="Sections smaller than this merge with neighbours.")
     query_adapter: bool = Field(default=True, description="Search with question vectors mapped by a linear "
                                 "adapter fitted on the corpus's own sentences and headings (assistant/adapter.py).")
-    disabled: list[str] = Field(default=["topic_change"], description="Components of ranking, answering and "
-                                "abstention switched off (names in assistant/components.py; `provider-assistant eval "
-                                "--ablate` measures each), e.g. PA_DISABLED='[\"lexicon\"]'. topic_change is off "
-                                "until it stops costing the bundled corpus's follow-ups (0.914 -> 0.825 measured).")
+    disabled: list[str] = Field(default=["topic_change", "abbreviations", "diversify", "answer_meaning"],
+                                description="Components of ranking, answering and abstention switched off (names in "
+                                "assistant/components.py; `provider-assistant eval --ablate` measures each, switching "
+                                "these on), e.g. PA_DISABLED='[\"lexicon\"]'. Off by default because they cost the "
+                                "real manuals (README, \"What each component buys\"): topic_change lost the bundled "
+                                "corpus's follow-ups; abbreviations and answer_meaning cost all three, "
+                                "diversify cost Michigan 0.12 hit@5.")
     abstain_below: float = Field(default=0.07, description="Answer confidence under which the assistant abstains "
                                  "(calibrated on the evaluation questions, see evals/calibrate.py).")
     profile: Path | None = Field(default=None, description="A plan profile (YAML, see the README) to use instead "

@@ -1,5 +1,6 @@
-"""`provider-assistant eval --ablate`: the assistant with each component switched off in turn, on every
-question set and every document of it, beside the assistant with everything on."""
+"""`provider-assistant eval --ablate`: the assistant with each component switched in turn (off when it is on by
+default, on when the defaults leave it off), on every question set and every document of it, beside the assistant
+with the default components."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ METRICS = ("hit@1", "hit@5", "mrr@10", "passed", "term_recall", "sentence_precis
            "abstention_recall", "answerable_refused", "follow_up_accuracy")
 # for these, lower is better
 LOWER_IS_BETTER = frozenset({"answerable_refused"})
-FULL = "(all on)"
+FULL = "(defaults)"
+ON = " (switched on)"  # the label suffix of a component the defaults leave off
 
 
 def run_ablation(config: EvalConfig, components: Sequence[str] = tuple(COMPONENTS),
                  embedder: Embedder | None = None) -> dict[str, Any]:
-    """Per set: the summary with everything on and with each of ``components`` off (same index)."""
+    """Per set: the summary with the default components and with each of ``components`` switched (same index): a
+    component on by default is switched off, one the defaults leave off (``Settings.disabled``) is switched on."""
     out: dict[str, Any] = {"components": {c: COMPONENTS[c] for c in components}, "sets": {}}
     for set_name in ("corpus", "real"):
         questions = [q for q in config.questions if q.set == set_name]
@@ -41,7 +44,10 @@ def run_ablation(config: EvalConfig, components: Sequence[str] = tuple(COMPONENT
         contacts = known_contacts(snapshot)
         variants: dict[str, Any] = {}
         for name in (FULL, *components):
-            disabled = sorted(set(settings.disabled) | ({name} if name != FULL else set()))
+            default_off = name in settings.disabled
+            disabled = sorted(set(settings.disabled) - {name} if default_off
+                              else set(settings.disabled) | ({name} if name != FULL else set()))
+            name = f"{name}{ON}" if default_off else name
             system = AssistantSystem(settings.model_copy(update={"disabled": disabled}), snapshot, embedder)
             log.info("ablation, set %s: %s", set_name, name)
             rows = run_system(system, questions, snapshot, contacts, keep_answers=False)
@@ -57,11 +63,13 @@ def _scopes(variants: dict[str, Any]) -> list[tuple[str, str | None]]:
 
 
 def render_ablation(result: dict[str, Any]) -> str:
-    """Markdown: per set and document, each component's change when switched off (negative: it helps)."""
-    lines = ["# Ablation: each component switched off in turn", "",
-             "A cell is the metric with the component off minus with everything on: a negative number means the "
-             "component helps (for answerable_refused, a positive one). A document's rows hold the questions with "
-             "gold in it and the near misses written for it (`near`).", ""]
+    """Markdown: per set and document, each component's change when switched (off: negative means it helps)."""
+    lines = ["# Ablation: each component switched in turn", "",
+             "A cell is the metric with the component switched minus with the defaults. A component on by default is "
+             "switched off: a negative number means it helps (for answerable_refused, a positive one). A component "
+             f"the defaults leave off is switched on (its row ends in \"{ON.strip()}\"): there a positive number means "
+             "it helps. The verdict says what the component does. A document's rows hold the questions with gold in "
+             "it and the near misses written for it (`near`).", ""]
     for set_name, variants in result["sets"].items():
         for label, doc in _scopes(variants):
             def pick(name: str, doc: str | None = doc, variants: dict[str, Any] = variants) -> dict[str, Any]:
@@ -69,7 +77,7 @@ def render_ablation(result: dict[str, Any]) -> str:
 
             full = pick(FULL)
             lines += [f"## {set_name}: {label} ({full.get('questions', 0)} questions)", "",
-                      "| component off | " + " | ".join(METRICS) + " | verdict |",
+                      "| component switched | " + " | ".join(METRICS) + " | verdict |",
                       "| --- |" + " --- |" * (len(METRICS) + 1),
                       f"| {FULL} | " + " | ".join(fmt(full.get(m)) for m in METRICS) + " | |"]
             for name in variants:
@@ -77,7 +85,8 @@ def render_ablation(result: dict[str, Any]) -> str:
                     continue
                 row = pick(name)
                 deltas = [_delta(row.get(m), full.get(m)) for m in METRICS]
-                lines.append(f"| {name} | " + " | ".join(_signed(d) for d in deltas) + f" | {_verdict(deltas)} |")
+                verdict = _verdict([None if d is None else -d for d in deltas] if name.endswith(ON) else deltas)
+                lines.append(f"| {name} | " + " | ".join(_signed(d) for d in deltas) + f" | {verdict} |")
             lines.append("")
     lines += ["## Components", ""] + [f"- `{c}`: {what}" for c, what in result["components"].items()]
     return "\n".join(lines) + "\n"
@@ -95,7 +104,7 @@ def _signed(d: float | None) -> str:
 
 def _verdict(deltas: Sequence[float | None]) -> str:
     """'helps' when switching it off loses on some metric and gains on none, 'hurts' the reverse, else 'mixed' or
-    'no effect'."""
+    'no effect' (``deltas``: off minus on)."""
     worse = better = False
     for metric, d in zip(METRICS, deltas, strict=True):
         if not d:

@@ -43,9 +43,10 @@ def add_parser(subparsers: argparse._SubParsersAction, parent: argparse.Argument
     p.add_argument("--real-manuals", type=Path, default=SET_SOURCES["real"],
                    help="folder of the real handbooks for real-*.jsonl (default: ../shared/real-manuals)")
     p.add_argument("--ablate", nargs="?", const="all", default=None, metavar="COMPONENTS",
-                   help="run the assistant once with everything on and once with each component off (comma-"
-                   "separated names, default all; see assistant/components.py); writes ablation.md and ablation.json "
-                   "instead of the report (no baselines)")
+                   help="run the assistant once with the default components and once with each component switched: "
+                   "off, or on for one the defaults leave off (comma-separated names, default all; see "
+                   "assistant/components.py); writes ablation.md and ablation.json instead of the report "
+                   "(no baselines)")
     p.set_defaults(handler=run)
 
 

@@ -200,3 +200,27 @@ def test_eval_command_usage_errors_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "provider_assistant_cli", "eval", str(tmp_path / "nope.jsonl")],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_ablation_switches_each_component_against_the_defaults(corpus_index, real_embedder):
+    """`eval --ablate`: a component on by default is switched off, one the defaults leave off is switched on, each
+    against the same default run, and the verdict reads the sign the right way round for both."""
+    from evals.ablation import FULL, ON, render_ablation, run_ablation
+
+    questions = [q for q in CORPUS_QUESTIONS if q.kind == "fact"][:12]
+    config = EvalConfig(questions=questions, index_root=corpus_index.root, system_factory=None, baselines=())
+    result = run_ablation(config, ["lexicon", "diversify"], real_embedder)
+    variants = result["sets"]["corpus"]
+    assert set(variants) == {FULL, "lexicon", f"diversify{ON}"}
+    assert all(v["overall"]["questions"] == len(questions) for v in variants.values())
+    table = render_ablation(result)
+    assert f"| diversify{ON} |" in table and "| lexicon |" in table
+
+    # the verdict of a switched-on row: a gain when on means the component helps
+    fake = {"components": {"x": "x", "y": "y"}, "sets": {"corpus": {
+        FULL: {"overall": {"questions": 1, "hit@5": 0.5}, "by_document": {}},
+        "x": {"overall": {"questions": 1, "hit@5": 0.4}, "by_document": {}},
+        f"y{ON}": {"overall": {"questions": 1, "hit@5": 0.6}, "by_document": {}}}}}
+    rows = {line.split("|")[1].strip(): line.rsplit("|", 2)[-2].strip()
+            for line in render_ablation(fake).splitlines() if line.startswith("| x") or line.startswith("| y")}
+    assert rows == {"x": "helps", f"y{ON}": "helps"}
