@@ -45,7 +45,7 @@ RETIRED = "retired_collections"  # catalog meta: collections replaced by a rebui
 log = logging.getLogger(__name__)
 
 # Bump when loading, cleaning or chunking changes, so every document is re-ingested once.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 _PREFIX_CHARS = 90
 
 

@@ -1,19 +1,25 @@
-"""Cleaning, heading detection and chunking: the pure functions, on small made-up inputs."""
+"""Cleaning, heading detection and chunking: the pure functions, on small made-up inputs (and one made-up PDF)."""
 
 from __future__ import annotations
 
+from conftest import make_pdf
+
+from assistant.contacts import find_contacts
 from ingest.chunking import Unit, pack_units, split_sentences
 from ingest.clean import (
+    contents_entries,
     find_running_keys,
     is_contents_line,
     join_wrapped,
     pdf_lines,
     printed_label,
+    repair_phone_numbers,
     running_key,
     strip_running_lines,
     unwrap,
 )
 from ingest.model import Line
+from ingest.pipeline import load_document
 from ingest.structure import find_headings, is_successor, numbered_heading, split_sections
 
 _WORDS = [
@@ -199,3 +205,172 @@ def test_new_section_starts_a_new_chunk_without_overlap():
 def test_tiny_sections_merge_with_neighbours():
     chunks = pack_units(_units([(5, 0), (6, 1), (50, 2), (4, 3)]), budget=200, overlap=0, min_tokens=20)
     assert [[u.section for u in c] for c in chunks] == [[0, 1, 2, 3]]
+
+
+# --- unnumbered manuals, wrapped and deep headings, contents, page labels, phone numbers -----------------------
+
+_BODY = ("Providers must check each member's eligibility on the portal before every visit and keep the "
+         "response with the record for audit.")
+
+
+def _lines(*texts: str, page: int = 1) -> list[Line]:
+    return [Line(t, page) for t in texts]
+
+
+def _paths(lines: list[Line]) -> list[tuple[str, ...]]:
+    return [s.heading_path for s in split_sections(lines)]
+
+
+def test_unnumbered_title_case_and_capital_headings_are_found():
+    """Regression: a manual whose headings are unnumbered lines (Title Case or ALL CAPS, set apart only by
+    font) had no heading found at all, so every chunk had an empty section."""
+    lines = _lines("OVERVIEW", _BODY, "Ends here.", "Eligibility Checks", _BODY, "Claims Submission", _BODY,
+                   "PART TWO SERVICES", _BODY, "Residential Care", _BODY)
+    assert _paths(lines) == [("OVERVIEW",), ("OVERVIEW", "Eligibility Checks"), ("OVERVIEW", "Claims Submission"),
+                             ("PART TWO SERVICES",), ("PART TWO SERVICES", "Residential Care")]
+
+
+def test_lists_fields_rows_addresses_and_running_text_are_not_unnumbered_headings():
+    """List items, form fields, a table row, a list of policy names, an address block, a citation and
+    the short last line of a wrapped sentence must stay body text."""
+    lines = _lines("Eligibility Checks", _BODY,
+                   "• Member Services Line", _BODY, "a) Provider Portal", _BODY,  # list items
+                   "Member Name:", _BODY,  # form field
+                   "Claim Type   Deadline   Form", _BODY + " The table:",  # a table row of Title Case cells
+                   "Advance Directives", "Critical Incidents", "Record Retention", _BODY,  # a list of names
+                   "North Region Office", "(Alpha and Beta Counties)", "100 Main Street, Springfield",  # directory
+                   "Phone: 555-555-0100", _BODY,
+                   "Smith, A. (2003). Guide to Claims", _BODY,  # a citation
+                   "Providers must send the form to the plan within thirty days of the date of",
+                   "Service Approval", "and keep a copy.")
+    assert [s.label for s in split_sections(lines)] == ["Eligibility Checks"]
+
+
+def test_a_numbered_outline_is_not_mixed_with_shape_headings():
+    """A manual that numbers its headings keeps its outline: Title Case lines inside a section are left alone
+    (the bundled corpus and the Idaho handbooks keep their sections)."""
+    lines = _lines("1. Policies", "1.1 Scope", _BODY, "Important Reminders", _BODY, "1.2 Limits", _BODY)
+    assert [s.label for s in split_sections(lines)] == ["1 Policies", "1.1 Scope", "1.2 Limits"]
+
+
+def test_headings_wrapped_onto_two_lines_are_joined():
+    """Regression: "7 Member Rights and" / "Responsibilities" was cut after "and", the second line went into
+    the body, and a title cut after a comma was not found at all."""
+    lines = _lines("7. Member Rights and", "Responsibilities", "7.1 Grievances", _BODY,
+                   "7.2 References: Dental, Vision,", "Hearing & Speech", _BODY,
+                   "Claims Coordination &", "Payment", _BODY)
+    sections = split_sections(lines)
+    assert [s.label for s in sections] == ["7 Member Rights and Responsibilities", "7.1 Grievances",
+                                           "7.2 References: Dental, Vision, Hearing & Speech"]
+    assert all("Responsibilities" not in seg.text and "Hearing" not in seg.text
+               for s in sections for seg in s.segments)
+    lines = _lines("Care Coordination", _BODY, "Claims Coordination &", "Payment", _BODY)
+    assert [s.label for s in split_sections(lines)] == ["Care Coordination", "Claims Coordination & Payment"]
+
+
+def test_deep_numbering_and_a_skipped_level_are_outline():
+    """5.11.2.1 sits under 5.11.2; "5.1.1" right after "5." (its 5.1 has no heading) was body text."""
+    lines = _lines("5. Claims", "5.1.1 References: Claims", _BODY, "5.2 Appeals", "5.2.1 First Level", _BODY,
+                   "5.2.1.1 Deep Title", _BODY, "5.2.1.2 Another Deep Title", _BODY, "5.3 Refunds", _BODY)
+    paths = {s.number: s.heading_path for s in split_sections(lines)}
+    assert set(paths) == {"5", "5.1.1", "5.2", "5.2.1", "5.2.1.1", "5.2.1.2", "5.3"}
+    assert paths["5.2.1.2"] == ("5 Claims", "5.2 Appeals", "5.2.1 First Level", "5.2.1.2 Another Deep Title")
+
+
+def test_numbered_titles_that_start_with_a_code_or_sit_above_a_lettered_list():
+    """Regression: a title starting with a code ("340B ...") and a long heading above a lettered list
+    ("a) Federal Guidance", taken for a wrapped sentence) were lost."""
+    lines = _lines("1. Billing", "1.6 Hospice", _BODY, "1.7 340B Drug Pricing", _BODY,
+                   "1.7.1 References: Pharmacy Lock-in Rules for Enrolled Members", "a) Federal Guidance", _BODY)
+    assert [s.number for s in split_sections(lines)] == ["1", "1.6", "1.7", "1.7.1"]
+    assert numbered_heading("10 percent of the stock issued") is None
+
+
+def _contents_pages() -> list[list[str]]:
+    contents = ["Table of Contents", "Introduction            Page 2",
+                "  Eligibility Checks________________ Page 2", "  Claims Submission_________________ Page 3",
+                "Member Services            Page 3", "  Regional Offices__________________ Page 3",
+                "Care Plans______________________ Page 3"]
+    body = ["INTRODUCTION", _BODY, "Eligibility Checks", _BODY, "Claims Submission", _BODY,
+            "MEMBER SERVICES", _BODY, "REGIONAL OFFICES", _BODY, "Care Plans (CP)", _BODY,
+            "ANNUAL REVIEWS", _BODY]
+    return [contents, body]
+
+
+def test_contents_entries_give_levels_and_off_by_one_pages_do_not_matter():
+    """Regression: on a manual with an indented contents, an ALL CAPS sub-heading became a part of its own
+    and took the following sections with it. The contents' depth and the print style
+    both rank a heading, the deeper wins, and a heading the contents leaves out is never top level. Entries are
+    matched in order by title, so a contents page number one off (Claims Submission: page 3, printed on 2)
+    changes nothing."""
+    lines = pdf_lines(_contents_pages())
+    assert "Table of Contents" not in [ln.text for ln in lines]
+    marked = {ln.text: ln.heading_level for ln in lines if ln.heading_level}
+    assert marked == {"INTRODUCTION": 1, "Eligibility Checks": 2, "Claims Submission": 2, "MEMBER SERVICES": 1,
+                      "REGIONAL OFFICES": 2, "Care Plans (CP)": 1}
+    paths = [s.heading_path for s in split_sections(lines)]
+    assert paths == [("INTRODUCTION",), ("INTRODUCTION", "Eligibility Checks"), ("INTRODUCTION", "Claims Submission"),
+                     ("MEMBER SERVICES",), ("MEMBER SERVICES", "REGIONAL OFFICES"),
+                     ("MEMBER SERVICES", "Care Plans (CP)"), ("MEMBER SERVICES", "ANNUAL REVIEWS")]
+
+
+def test_contents_entries_read_with_their_depth():
+    entries = contents_entries(["Overview ......... 1", "   Scope ......... 2", " Claims ......... 3",
+                                "3.1 Numbered Entry ......... 4"])
+    assert [(e.title, e.level) for e in entries] == [("Overview", 1), ("Scope", 2), ("Claims", 1)]
+
+
+def test_page_number_on_the_same_line_as_a_year():
+    """Regression: a running footer printing the year and the page number without the word "page"
+    ("2025 edition   12") gave no printed page label at all."""
+    for footer in ("2025 edition  {n}", "{n}   Acme Manual 2025", "Acme Manual | 2025 | 5-{n}"):
+        pages = [f"Acme Handbook\nThe {w} rule applies here.\nSee {_WORDS[-n]} too.\n{footer.format(n=n)}"
+                 for n, w in enumerate(_WORDS[:6], start=1)]
+        _, labels = strip_running_lines(pages)
+        want = {n: footer.format(n=n).split()[-1] if "|" in footer else str(n) for n in range(1, 7)}
+        assert labels == want, footer
+    pages = [f"Acme Manual 2025\nThe {w} rule applies.\nMore text." for w in _WORDS[:6]]
+    assert strip_running_lines(pages)[1] == {}  # a year alone is not a page number
+
+
+def test_phone_numbers_split_by_extraction_are_rejoined():
+    """Regression: "1-888-555- 0100" (a stray space) and a number broken after its hyphen at a line end were
+    not found as contacts; "1(877) 555-0100" (country code glued to the bracket) was not either."""
+    assert repair_phone_numbers("Phone: 1-888-555- 0100 or (517) 34 6-8459") == \
+        "Phone: 1-888-555-0100 or (517) 346-8459"
+    assert repair_phone_numbers("Provider Number: 1(877) 555-0101") == "Provider Number: 1 (877) 555-0101"
+    assert repair_phone_numbers("Claims 2015 - 2017, pages 10-12, code 99213 99214") == \
+        "Claims 2015 - 2017, pages 10-12, code 99213 99214"
+    assert join_wrapped("call the line: 1-888-555-", "0102 or write") == "call the line: 1-888-555-0102 or write"
+    assert join_wrapped("as defined in Sections 18-", "3604") == "as defined in Sections 18-3604"
+    assert join_wrapped("the 11-", "digit code") == "the 11- digit code"
+    text = "Call 1-888-555-0100, 1 (877) 555-0101 or (517) 346-8459."
+    assert [m.value for m in find_contacts(repair_phone_numbers("Call 1-888-555- 0100, 1(877) 555-0101 or "
+                                                                "(517) 34 6-8459."))] == \
+        ["1-888-555-0100", "1 (877) 555-0101", "(517) 346-8459"]
+    assert len(find_contacts(text)) == 3
+
+
+def test_unnumbered_manual_pdf_gets_sections_and_whole_phone_numbers(tmp_path):
+    """End to end on a made-up PDF shaped like the unnumbered real manual: a cover, an indented contents with
+    leaders and off-by-one pages, unnumbered headings and a directory whose numbers extraction splits."""
+    def para(topic: str) -> tuple[str, str]:
+        return (f"Providers in every region follow the same rules for {topic}, authorizations and claims,",
+                f"and the plan reviews each provider's {topic} records once a year against those rules.")
+
+    pages = [["ACME HEALTH PLAN", "PROVIDER MANUAL", "Effective January 1, 2030"],
+             ["TABLE OF CONTENTS", "Introduction                 Page 3",
+              "  Eligibility Checks____________________ Page 4", "  Regional Offices______________________ Page 4",
+              "Claims                        Page 4"],
+             ["INTRODUCTION", *para("intake"), "Eligibility Checks", *para("eligibility"),
+              "Call the eligibility line at 1-888-555-", "0103 before each visit."],
+             ["Regional Offices", *para("office"), "North Region Office", "(Alpha, Beta and Gamma Counties)",
+              "100 Main Street, Springfield", "Phone: 1-888-555- 0100", "Fax: (555) 555-0101",
+              "CLAIMS", *para("billing")]]
+    path = make_pdf(tmp_path / "manual.pdf", pages)
+    loaded = load_document(path)
+    sections = split_sections(loaded.lines)
+    assert [s.heading_path for s in sections if s.label] == [
+        ("INTRODUCTION",), ("INTRODUCTION", "Eligibility Checks"), ("INTRODUCTION", "Regional Offices"), ("CLAIMS",)]
+    text = "\n".join(seg.text for s in sections for seg in s.segments)
+    assert {m.value for m in find_contacts(text)} == {"1-888-555-0103", "1-888-555-0100", "(555) 555-0101"}
