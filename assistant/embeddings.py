@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from assistant.settings import BUNDLED_MODEL, Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,24 @@ def embed_queries(embedder: Embedder, texts: Sequence[str]) -> list[list[float]]
     """Query vectors for several texts, batched when the embedder can (``embed_queries`` is optional)."""
     batched = getattr(embedder, "embed_queries", None)
     return list(batched(texts)) if batched is not None else [embedder.embed_query(t) for t in texts]
+
+
+def embed_sentences(embedder: Embedder, texts: Sequence[str]) -> list[list[float]]:
+    """Vectors of many short texts, each a function of its text alone, batched when the embedder can
+    (``embed_sentences`` is optional; without it, ``embed_documents``)."""
+    batched = getattr(embedder, "embed_sentences", None)
+    return list(batched(texts)) if batched is not None else embedder.embed_documents(texts)
+
+
+# Tokens per forward pass when encoding sentences in batches (memory stays under ~100 MB).
+_SENTENCE_BATCH_TOKENS = 4096
+
+
+def padded_length(tokens: int, window: int) -> int:
+    """The length a text of ``tokens`` tokens is padded to when encoded among others: the next multiple of 4
+    above it (at least one padding token, so every batch takes the same masked attention path), within the
+    model's window. It depends on the text alone, so the batch a text is encoded in does not move its vector."""
+    return min(tokens // 4 * 4 + 4, window)
 
 
 def _set_offline_defaults() -> None:
@@ -153,6 +173,26 @@ class SentenceTransformerEmbedder:
         vectors = self.model.encode(list(texts), batch_size=self._batch_size, normalize_embeddings=True,
                                     show_progress_bar=progress, convert_to_numpy=True)
         return vectors.tolist()
+
+    def embed_sentences(self, texts: Sequence[str]) -> list[list[float]]:
+        """Many short texts in batches of texts padded to the same length (``padded_length``): about three
+        times faster than one text a pass, and a text's vector does not depend on the texts encoded with it
+        (on the CPU, rows of one padded shape come out bit for bit the same whatever the batch; a batch padded
+        to its longest text moves the last float bits of the shorter ones)."""
+        if not texts:
+            return []
+        window = self.max_tokens
+        groups: dict[int, list[int]] = {}
+        for i, n in enumerate(self.count_tokens(texts)):
+            groups.setdefault(padded_length(n, window), []).append(i)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for length, rows in sorted(groups.items()):
+            # a text filling the window has no padding: alone, as embed_documents would encode it
+            batch = 1 if length >= window else max(1, _SENTENCE_BATCH_TOKENS // length)
+            padding = {"text": {"padding": "max_length", "max_length": length}}
+            out[rows] = self.model.encode([texts[i] for i in rows], batch_size=batch, normalize_embeddings=True,
+                                          convert_to_numpy=True, processing_kwargs=padding)
+        return out.tolist()
 
     def embed_query(self, text: str) -> list[float]:
         vector = self.model.encode([text], batch_size=1, normalize_embeddings=True, convert_to_numpy=True)

@@ -4,6 +4,8 @@ date of service").
 
 Vectors are computed once per sentence text and model and kept in the data dir; ingestion fills the
 cache for the index it makes live, and the assistant computes whatever is still missing when it starts.
+They are encoded in batches whose padding depends on each text alone (``embed_sentences``), so a cache
+filled document by document holds the same vectors as one filled in one pass.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embeddings import Embedder
+from assistant.embeddings import Embedder, embed_sentences
 from assistant.index import IndexSnapshot
 from assistant.schema import Chunk
 
@@ -100,8 +102,13 @@ def sentence_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+# How sentence vectors are encoded (the padding of ``embed_sentences``): part of the cache's name, so a cache
+# written another way is recomputed once rather than mixed with vectors of this way.
+VECTOR_SCHEME = "padded4"
+
+
 def cache_path(data_dir: Path, model: str) -> Path:
-    return data_dir / "sentence-vectors" / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', model)}.npz"
+    return data_dir / "sentence-vectors" / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', model)}.{VECTOR_SCHEME}.npz"
 
 
 class SentenceVectors:
@@ -148,7 +155,7 @@ class SentenceVectors:
         missing = sorted({t for t in texts if sentence_key(t) not in self._vectors})
         if not missing:
             return 0
-        vectors = np.asarray(embedder.embed_documents(missing), dtype=np.float32)
+        vectors = np.asarray(embed_sentences(embedder, missing), dtype=np.float32)
         for text, vector in zip(missing, vectors, strict=True):
             self._vectors[sentence_key(text)] = vector
         return len(missing)
@@ -183,6 +190,7 @@ def sentence_vectors(data_dir: Path, snapshot: IndexSnapshot, embedder: Embedder
         log.info("embedded %d sentences for answer selection (%d cached)", added, len(vectors) - added)
         try:
             vectors.save(path, keep=texts)
+            path.with_name(path.name.removesuffix(f".{VECTOR_SCHEME}.npz") + ".npz").unlink(missing_ok=True)
         except OSError as exc:  # a read-only data dir still answers, it just recomputes next time
             log.warning("could not write the sentence vector cache %s: %s", path, exc)
     return vectors
