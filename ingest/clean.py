@@ -21,7 +21,7 @@ _PAGE_LABEL = re.compile(r"\bpage\s+([0-9ivxlc]+(?:[-–][0-9]+)?)\b", re.IGNORE
 # before "Page N" ("Introduction            Page 4")
 _DOT_LEADER = re.compile(r"(?:\.\s?){4,}\s*[\divxlc]+(?:[-–]\d+)?\s*$|(?:\.\s?){8,}"
                          r"|_{4,}\s*(?:page\s*)?\d+\s*$|\s{6,}page\s*\d+\s*$", re.IGNORECASE)
-_LIST_START = re.compile(r"^(?:[•●▪◦■□➢✓*-]\s|o\s|\d{1,3}[.)]\s|[a-z][.)]\s|\([a-z0-9ivx]{1,4}\)\s)")
+LIST_START = re.compile(r"^(?:[•●▪◦■□➢✓*-]\s|o\s|\d{1,3}[.)]\s|[a-z][.)]\s|\([a-z0-9ivx]{1,4}\)\s)")
 _URL_TAIL = re.compile(r"(?:https?://|www\.)\S*$")
 _SHORT_LEADER = re.compile(r"(?:\.\s?){2,}\s*[\divxlc]+\s*$", re.IGNORECASE)
 _NUMBERED_ENTRY = re.compile(r"^(?:\d|(?:section|chapter|part|appendix)\s+\w{1,4}\b)", re.IGNORECASE)
@@ -30,7 +30,7 @@ _GLUED_COUNTRY_CODE = re.compile(r"(?<![\w-])(1)\((?=\d{3}\))")
 # code and the space after an area code in brackets are kept as printed.
 _SPLIT_PHONE = re.compile(r"(?<![\w-])((?:1[-.\s])?(?:\(\d\s?\d\s?\d\)\s?)?)"
                           r"((?:\d\s?\d\s?\d\s?[-.]\s?)?\d\s?\d\s?\d\s?[-.]\s?\d\s?\d\s?\d\s?\d)(?![\w-])")
-_SENTENCE_END = (".", "!", "?", ":", ";")
+SENTENCE_END = (".", "!", "?", ":", ";")
 
 
 def running_key(line: str) -> str:
@@ -238,7 +238,7 @@ def unwrap(lines: list[Line]) -> list[Segment]:
         if not stripped:
             previous_short_end = True
             continue
-        starts = line.block_start or previous_short_end or bool(_LIST_START.match(stripped))
+        starts = line.block_start or previous_short_end or bool(LIST_START.match(stripped))
         if starts and text:
             segments.append(Segment(" ".join(text.split()), page))
             text = ""
@@ -246,7 +246,7 @@ def unwrap(lines: list[Line]) -> list[Segment]:
             text, page = line.text, line.page
         else:
             text = join_wrapped(text, line.text)
-        previous_short_end = stripped.endswith(_SENTENCE_END) and len(stripped) < 0.8 * typical
+        previous_short_end = stripped.endswith(SENTENCE_END) and len(stripped) < 0.8 * typical
     if text.strip():
         segments.append(Segment(" ".join(text.split()), page))
     return segments

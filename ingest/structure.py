@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.clean import unwrap
+from ingest.clean import LIST_START, SENTENCE_END, unwrap
 from ingest.model import Line, Section
 
 _NAMED = re.compile(
@@ -28,11 +28,9 @@ _SMALL_WORDS = _CONNECTIVES | {"per", "via", "vs", "nor", "but", "not"}
 # an outline); three is the smallest outline that has a parent, a child and a sibling.
 MIN_NUMBERED_HEADINGS = 3
 _MAX_SHAPE_WORDS = 12  # the longest unnumbered heading of the real manuals in the test set has 7
-_SENTENCE_END = (".", "!", "?", ":", ";")
 _CONTACT_OR_LINK = re.compile(r"@|://|\bwww\.|\d{3}\D{0,2}\d{4}")
 _COLUMN_GAP = re.compile(r"\S {3,}\S|\t")
 _SENTENCE_INSIDE = re.compile(r"[a-z)][.?!]\s")
-_LIST_MARKER = re.compile(r"^(?:[•●▪◦■□➢✓*-]\s|o\s|\d{1,3}[.)]\s|[a-z][.)]\s|\([a-z0-9ivx]{1,4}\)\s)")
 
 
 @dataclass(frozen=True)
@@ -218,7 +216,7 @@ def _continues_as_sentence(lines: list[Line], i: int) -> bool:
     for line in lines[i + 1:i + 3]:
         text = line.text.strip()
         if text:
-            return text[0].islower() and not _LIST_MARKER.match(text)
+            return text[0].islower() and not LIST_START.match(text)
     return False
 
 
@@ -229,7 +227,7 @@ def title_shape(text: str) -> bool:
     words = clean.split()
     if not words or len(words) > _MAX_SHAPE_WORDS or not clean[0].isupper():
         return False
-    if clean.endswith((".", ",", ";", ":", "!", "?")) or _LIST_MARKER.match(clean) or _CONTACT_OR_LINK.search(clean):
+    if clean.endswith((".", ",", ";", ":", "!", "?")) or LIST_START.match(clean) or _CONTACT_OR_LINK.search(clean):
         return False
     if _SENTENCE_INSIDE.search(clean):
         return False  # "Author, A. (2003). Title of a Work": a citation, not a heading
@@ -238,7 +236,7 @@ def title_shape(text: str) -> bool:
     letters = [c for c in clean if c.isalpha()]
     if len(letters) < 3:
         return False
-    if all(c.isupper() for c in letters):
+    if _is_caps(clean):
         return True
     if not (_ends_with_connective(clean) or _capitalised(words[-1])):
         return False  # headings end on a noun: "... Primary Insurance", not "... April 1, 2015"
@@ -292,7 +290,7 @@ def _ends_paragraph(lines: list[Line], k: int) -> bool:
     if k < 0:
         return True
     text = lines[k].text.strip().rstrip("”’\"')]")
-    return not text or text.endswith(_SENTENCE_END)
+    return not text or text.endswith(SENTENCE_END)
 
 
 def _starts_body(lines: list[Line], k: int, full: float) -> bool:
@@ -301,11 +299,11 @@ def _starts_body(lines: list[Line], k: int, full: float) -> bool:
     following = next((ln.text.strip() for ln in lines[k:] if ln.text.strip()), "")
     if not following:
         return False
-    if _LIST_MARKER.match(following):
+    if LIST_START.match(following):
         return True
     if not (following[0].isupper() or following[0] in "“\"‘'"):
         return False  # a bracketed or numbered line below a name is a directory entry: "(Counties ...)", "201 Main"
-    return len(following) >= 0.6 * full or following.endswith(_SENTENCE_END)
+    return len(following) >= 0.6 * full or following.endswith(SENTENCE_END)
 
 
 def join_wrapped_titles(lines: list[Line], found: dict[int, Heading]) -> dict[int, Heading]:
@@ -326,7 +324,7 @@ def join_wrapped_titles(lines: list[Line], found: dict[int, Heading]) -> dict[in
 def _continues_title(text: str) -> bool:
     words = text.split()
     return (0 < len(words) <= 8 and text[0].isupper() and not text.endswith((".", ",", ";", ":"))
-            and not _LIST_MARKER.match(text) and numbered_heading(text) is None)
+            and not LIST_START.match(text) and numbered_heading(text) is None)
 
 
 def split_sections(lines: list[Line]) -> list[Section]:
