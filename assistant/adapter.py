@@ -41,8 +41,10 @@ class AdapterConfig:
     retrieval is about as good while 0.03 moves contact routing least (see the closing note of issue 5)."""
 
     l2: float = 0.03  # pull of the map towards the identity
-    steps: int = 200
-    learning_rate: float = 1e-3
+    # 100 steps at 2e-3 reach the map 200 steps at 1e-3 did (|W - W'| 0.012 against |W - I| 2.64 on the three
+    # real manuals, 1046 chunks) in half the time: 11 s instead of 23 s of a 120 s ingest
+    steps: int = 100
+    learning_rate: float = 2e-3
     scale: float = 20.0  # cosine -> logit
     # distinct pseudo-questions per step; a corpus with fewer uses them all (deterministic). 1024 made the fit
     # cheaper on large indexes but cost the bundled corpus 0.011 hit@5 and its citation gate

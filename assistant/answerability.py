@@ -141,6 +141,7 @@ _OFF_TOPIC = re.compile(
 # A value asked for about something the question names: (what asks for it, what a sentence giving one prints).
 # "the fax number for HMS", "Telligen's help desk hours", "the dollar amount of the dispensing fee", "how long
 # does a pt stay in the lock-in program": the passages found print such values, but none about the thing asked.
+_EDI_ID = r"(?:payer|payor|submitter|receiver|trading partner)[ -]?(?:id|identifier|identification)(?: number| #| no)?"
 _VALUES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "amount": (re.compile(_MONEY_ASKED.pattern + r"|\b(?:what|which) (?:%|percent(?:age)?)\b|\bwhat (?:is|are|'s|s) "
                           r"the (?:\w+ ){0,3}?(?:fee|rate|amount|price|cost)s?\b", re.IGNORECASE), _MONEY_GIVEN),
@@ -159,9 +160,15 @@ _VALUES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "size": (re.compile(r"\b(?:file|attachment|upload) size\b|\bhow (?:big|large) (?:can|may|is)\b"
                         r"|\b(?:mb|megabytes?)\b", re.IGNORECASE),
              re.compile(r"\b\d+(?:\.\d+)?\s?(?:kb|mb|gb|megabytes?|kilobytes?)\b", re.IGNORECASE)),
+    # an electronic-claims identifier, stated as a code right after its name ("payer ID 93221", "submitter ID:
+    # SKCO0"); a manual saying "use the payer ID your clearinghouse gives" names one without stating it
+    "edi_id": (re.compile(rf"\b{_EDI_ID}\b", re.IGNORECASE),
+               re.compile(rf"\b{_EDI_ID}\s*(?:is|of|:|#|-|=|\|)?\s*[(\"“]?(?-i:(?=[A-Z0-9]*\d)[A-Z0-9]{{3,15}})\b",
+                          re.IGNORECASE)),
 }
 VALUE_NAMES = {"amount": "payment amount or rate", "duration": "time limit", "fax": "fax number",
-                "phone": "phone number", "email": "e-mail address", "hours": "opening hours", "size": "size limit"}
+                "phone": "phone number", "email": "e-mail address", "hours": "opening hours", "size": "size limit",
+               "edi_id": "electronic claims identifier"}
 
 # An insurer other than the deploying plan (generic knowledge of large US payers): the manual answers for its own
 # plan, not for another payer's rules. Named in a question and in no document, it is another plan's question.

@@ -80,6 +80,9 @@ CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
     ("need the fax number for the referral department", [ADMISSION], "stated"),
     ("what are the referral department's hours?", [_chunk(13, "The admission line is open 8 a.m. to 5 p.m.")],
      "stated"),
+    # an electronic-claims identifier named but not stated (an 837 form number is no payer ID)
+    ("whats your payer id for 837P claims? setting up our clearinghouse",
+     [_chunk(14, "Send 837P claims using the payer ID your clearinghouse supplies.")], "stated"),
 ])
 def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidence, reason):
     gap = CHECKS.gap(question, question, evidence)
@@ -118,6 +121,7 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("how many months between recredentialing reviews?", [RECRED]),  # the heading says what is counted
     ("how many months of assistance can a refugee get?", [REFUGEE]),  # "refugee" and "refugees"
     ("how many calendar days do we have to file claims?", [FILING]),  # "calendar" is part of the unit
+    ("whats your payer id for 837P claims?", [_chunk(15, "Electronic 837P claims: payer ID 93221 (clearinghouse).")]),
     ("how many days?", [FILING]),  # nothing named to look for: a number of days is enough
     ("is durable medical equipment covered without prior authorization?", [DME]),  # a thing the sources name
     ("does kp pay for a referral to a specialist?", [REFERRAL]),
