@@ -59,6 +59,12 @@ def padded_length(tokens: int, window: int) -> int:
     return min(tokens // 4 * 4 + 4, window)
 
 
+def _progress_bar(total: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="Embedding", unit="text")
+
+
 def _set_offline_defaults() -> None:
     # A mistake that reaches for a model hub must fail at once, not hang on a closed network.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -105,7 +111,7 @@ def pick_device(requested: str | None) -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use (the tokenizer alone loads much faster)."""
 
-    def __init__(self, model: str, *, device: str | None = None, batch_size: int = 1) -> None:
+    def __init__(self, model: str, *, device: str | None = None, batch_size: int = 256) -> None:
         self._model_setting = model
         self._path = resolve_model_path(model)
         self._device = device
@@ -168,17 +174,22 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in encoded]
 
     def embed_documents(self, texts: Sequence[str], *, progress: bool = False) -> list[list[float]]:
-        if not texts:
-            return []
-        vectors = self.model.encode(list(texts), batch_size=self._batch_size, normalize_embeddings=True,
-                                    show_progress_bar=progress, convert_to_numpy=True)
-        return vectors.tolist()
+        """Chunk texts, encoded as ``embed_sentences`` encodes: grouped by padded length, so a chunk's vector
+        depends on its text alone (an index updated document by document equals one built fresh) and fewer
+        padding tokens are computed than at a fixed batch size (the real billing handbook's 353 chunks: 9.2 s
+        against 11.1 s at 32 texts a pass and about the same one text a pass)."""
+        return self._encode_grouped(texts, progress=progress)
 
     def embed_sentences(self, texts: Sequence[str]) -> list[list[float]]:
         """Many short texts in batches of texts padded to the same length (``padded_length``): about three
         times faster than one text a pass, and a text's vector does not depend on the texts encoded with it
         (on the CPU, rows of one padded shape come out bit for bit the same whatever the batch; a batch padded
         to its longest text moves the last float bits of the shorter ones)."""
+        return self._encode_grouped(texts)
+
+    def _encode_grouped(self, texts: Sequence[str], *, progress: bool = False) -> list[list[float]]:
+        """Unit vectors of ``texts``, encoded in groups of one padded length, at most ``_SENTENCE_BATCH_TOKENS``
+        tokens and ``batch_size`` texts a pass."""
         if not texts:
             return []
         window = self.max_tokens
@@ -186,12 +197,17 @@ class SentenceTransformerEmbedder:
         for i, n in enumerate(self.count_tokens(texts)):
             groups.setdefault(padded_length(n, window), []).append(i)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        bar = _progress_bar(len(texts)) if progress else None
         for length, rows in sorted(groups.items()):
-            # a text filling the window has no padding: alone, as embed_documents would encode it
-            batch = 1 if length >= window else max(1, _SENTENCE_BATCH_TOKENS // length)
+            # a text filling the window has no padding: alone, so it takes the unmasked path whatever the batch
+            batch = 1 if length >= window else max(1, min(self._batch_size, _SENTENCE_BATCH_TOKENS // length))
             padding = {"text": {"padding": "max_length", "max_length": length}}
             out[rows] = self.model.encode([texts[i] for i in rows], batch_size=batch, normalize_embeddings=True,
                                           convert_to_numpy=True, processing_kwargs=padding)
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
         return out.tolist()
 
     def embed_query(self, text: str) -> list[float]:

@@ -44,8 +44,8 @@ from ingest.text import load_markdown, load_plain_text
 RETIRED = "retired_collections"  # catalog meta: collections replaced by a rebuild, dropped by the next ingest
 log = logging.getLogger(__name__)
 
-# Bump when loading, cleaning or chunking changes, so every document is re-ingested once.
-PIPELINE_VERSION = "4"
+# Bump when loading, cleaning, chunking or the encoding of chunks changes, so every document is re-ingested once.
+PIPELINE_VERSION = "5"
 _PREFIX_CHARS = 90
 
 

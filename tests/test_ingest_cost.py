@@ -116,3 +116,34 @@ def test_the_adapter_embeds_each_distinct_heading_once(corpus_index, real_embedd
     assert query_adapter(tmp_path, snapshot, counting, sentences) is not None  # nothing cached in tmp_path: fitted
     headings = {c.heading_path[-1] if c.heading_path else c.doc_title for c in snapshot.chunks.values()}
     assert counting.embedded == sum(sentences.get(h) is None for h in headings) < len(snapshot.chunks)
+
+
+def test_a_chunks_vector_does_not_depend_on_the_chunks_encoded_with_it(real_embedder):
+    """Chunks are encoded as sentences are, grouped by padded length: a chunk's vector is the same encoded alone,
+    among others or in another order, so an index updated document by document equals one built fresh."""
+    chunks = [" ".join(SENTENCES[: n + 2]) * (n + 1) for n in range(6)]
+    together = np.asarray(real_embedder.embed_documents(chunks), dtype=np.float32)
+    apart = np.asarray([real_embedder.embed_documents([c])[0] for c in chunks], dtype=np.float32)
+    reversed_ = np.asarray(real_embedder.embed_documents(chunks[::-1])[::-1], dtype=np.float32)
+    for other in (apart, reversed_):
+        assert np.array_equal(together, other)
+    # and they mean what the model says of each chunk alone, at its own batch size
+    plain = real_embedder.model.encode(chunks, normalize_embeddings=True)
+    assert float(np.min(np.sum(together * plain, axis=1))) > 1 - 1e-4
+
+
+def test_a_long_pdfs_pages_extracted_in_two_processes_read_as_in_one(tmp_path, pdf_maker, monkeypatch):
+    """A long PDF's second half is extracted by a child process meanwhile this one extracts the first: the text
+    is page for page what one process extracts, and a child that cannot run leaves its pages to this process."""
+    import ingest.pdf as pdf
+
+    pages = [[f"Section {n}.{k} Claims for service {n * 10 + k} are due within {n + k} days." for k in range(8)]
+             for n in range(pdf._PARALLEL_MIN_PAGES + 6)]
+    path = pdf_maker(tmp_path / "long.pdf", pages)
+    parallel, _ = pdf.load_pdf_pages(path)
+    monkeypatch.setattr(pdf, "_PARALLEL_MIN_PAGES", 10 ** 6)
+    serial, _ = pdf.load_pdf_pages(path)
+    assert parallel == serial and len(serial) == len(pages) and "service 291" in serial[-1]
+    monkeypatch.setattr(pdf, "_PARALLEL_MIN_PAGES", 2)
+    monkeypatch.setattr(pdf.sys, "executable", str(tmp_path / "no-such-python"))
+    assert pdf.load_pdf_pages(path)[0] == serial
