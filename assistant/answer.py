@@ -55,6 +55,7 @@ class Sentence:
     rank: int  # of its chunk in the retrieval
     position: int  # within its chunk
     block: int = 0  # which run of its chunk between headings ("5.5 Paper Claims") it is in
+    lead: str = ""  # for an item of a list, the sentence introducing the list ("the child must:")
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,24 @@ def candidate_sentences(hits: Sequence[Hit], limit: int = 6,
                 continue
             seen.add(chunk.chunk_id)
             block = 0
+            lead = ""
             for pos, text in enumerate(quotable_sentences(chunk.text)):
                 if _is_heading_echo(text, chunk):
                     block += 1
-                elif 12 <= len(text) <= 600:
-                    out.append(Sentence(text, chunk, chunk_rank, pos, block))
+                    lead = ""
+                    continue
+                if 12 <= len(text) <= 600:
+                    out.append(Sentence(text, chunk, chunk_rank, pos, block, lead))
+                if text.rstrip().endswith(":"):
+                    lead = text
+                elif lead and not _LIST_ITEM.search(text):
+                    lead = ""  # a full sentence after the items: the list has ended
     return out
+
+
+# An item of a list: a bullet, or no full stop at its end ("Inpatient room and board;", "o 18 and over, referral
+# required after six (6) visits")
+_LIST_ITEM = re.compile(r"^\s*(?:[●•▪◦○o\-–*]\s|\(?[a-z0-9]{1,2}[.)]\s)|[^.!?]\s*$")
 
 
 def _is_heading_echo(text: str, chunk: Chunk) -> bool:
@@ -123,8 +136,9 @@ def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, u
     to the question, weighted. A table row with none of the ``distinctive`` words of the question (when
     given) loses ``OFF_TOPIC_ROW``."""
     tokens = set(domain_tokens(s.text))
-    # A list item ("Scan the signed form and e-mail it") is about what its headings say it is about.
-    context = set(domain_tokens(" ".join(s.chunk.heading_path))) - tokens
+    # A list item ("Scan the signed form and e-mail it") is about what its headings and the sentence introducing
+    # it ("Only these services are covered for inmates:") say it is about.
+    context = set(domain_tokens(" ".join((*s.chunk.heading_path, s.lead)))) - tokens
     total = sum(query_tokens.values()) or 1.0
     overlap = (sum(w for t, w in query_tokens.items() if t in tokens)
                + 0.6 * sum(w for t, w in query_tokens.items() if t in context)) / total
@@ -217,7 +231,24 @@ def pick_sentences(hits: Sequence[Hit], question: str, query: str, idf: dict[str
         per_chunk[p.sentence.chunk.chunk_id] = per_chunk.get(p.sentence.chunk.chunk_id, 0) + 1
         if len(picked) == MAX_SENTENCES:
             break
-    return picked
+    return _with_leads(picked, scored)
+
+
+def _with_leads(picked: list[Picked], scored: Sequence[Picked]) -> list[Picked]:
+    """Each picked list item with the sentence introducing its list ("Only these services are covered for
+    inmates:" before "Inpatient room and board;"): an item alone does not say what it is an item of."""
+    have = {(p.sentence.chunk.chunk_id, p.sentence.text) for p in picked}
+    out = list(picked)
+    for p in picked:
+        lead = p.sentence.lead
+        if not lead or (p.sentence.chunk.chunk_id, lead) in have:
+            continue
+        found = next((q for q in scored if q.sentence.chunk.chunk_id == p.sentence.chunk.chunk_id
+                      and q.sentence.text == lead), None)
+        if found is not None:
+            out.append(Picked(found.sentence, p.score))
+            have.add((p.sentence.chunk.chunk_id, lead))
+    return out
 
 
 def _near_duplicate(a: str, b: str) -> bool:

@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 
 _REFERS = re.compile(r"\b(their|they|them|theirs|it|its|that|this|those|these|there|he|she|his|her|same|"
                      r"one|ones|else|instead|too|also)\b", re.IGNORECASE)
+# "different question", "new topic": the provider says the turn stands alone
+_NEW_TOPIC = re.compile(r"\b(?:diff(?:erent)?|new|separate|unrelated|another|other|switching) "
+                        r"(?:question|topic|subject|q)\b|\bchanging (?:the )?(?:subject|topic)\b", re.IGNORECASE)
+# "the" and the one or two words after it ("the request", "the paper ones")
+_DEFINITE = re.compile(r"\bthe ((?:[a-z-]+ )?[a-z-]+)", re.IGNORECASE)
 _CONTINUES = re.compile(r"^\s*(and|also|or|but|so|what about|how about|what if|same for|then)\b", re.IGNORECASE)
 # How much a follow-up's own words count beside the carried topic. Their question frame ("how long does it
 # take", "how much notice") alone matches whatever section is about deadlines; the topic must lead.
@@ -118,20 +123,30 @@ def merge_retrievals(first: Retrieval, second: Retrieval, k: int = 60, weight: f
 
 def is_follow_up(question: str, history: Sequence[Turn], topical: Callable[[str], bool] | None = None) -> bool:
     """A later turn that leans on the earlier ones: it continues one ("and expedited ones?", "what about
-    urgent?"), refers back with little of its own ("what's their phone number?", "how long does it take"), or
-    names no topic at all. A question with a topic of its own ("how long do we have to file a claim?" after an
-    injury report) is a new question, not a follow-up: it must not inherit the earlier topic or desk.
-    ``topical`` says whether a word names a topic (without it, a short question is taken as a follow-up)."""
+    urgent?"), refers back ("what's their phone number?", "where do i fax the request now", "does that apply to
+    medi-cal too?"), or names no topic at all. A question with a topic of its own and nothing pointing back
+    ("how long do we have to file a claim?" after an injury report) is a new question, not a follow-up: it must
+    not inherit the earlier topic or desk. ``topical`` says whether a word names a topic (without it, any short
+    question is taken as a follow-up)."""
     if not history:
         return False
     content = [t for t in plain_tokens(question) if len(t) > 2]
     if topical is None:
         return len(content) <= 6 or (len(content) <= 9 and bool(_REFERS.search(question) or
                                                                  _CONTINUES.search(question)))
-    if _CONTINUES.search(question) and len(content) <= 9:
+    if _NEW_TOPIC.search(question):
+        return False
+    if len(content) <= 9 and (_CONTINUES.search(question) or _REFERS.search(question)
+                              or _names_again(question, history[-1].resolved_query, topical)):
         return True
-    own = {t for t in content if topical(t)}
-    return not own or (len(own) <= 1 and len(content) <= 9 and bool(_REFERS.search(question)))
+    return not any(topical(t) for t in content)
+
+
+def _names_again(question: str, before: str, topical: Callable[[str], bool]) -> bool:
+    """Whether the question names with "the" a thing the earlier turn was about ("where do i fax the request
+    now" after a question about an authorization request)."""
+    earlier = {stem(t) for t in plain_tokens(before) if len(t) > 2}
+    return any(stem(w) in earlier and topical(w) for m in _DEFINITE.finditer(question) for w in m.group(1).split())
 
 
 class Assistant:

@@ -21,6 +21,7 @@ from assistant.adapter import unit_rows
 from assistant.asks import asked_kinds, given_kinds
 from assistant.components import Components
 from assistant.contacts import EMAIL_RE, PHONE_RE
+from assistant.conversations import Turn
 from assistant.index import IndexSnapshot
 from assistant.lexical import LexicalIndex
 from assistant.lexicon import lay_expansion
@@ -36,7 +37,7 @@ from assistant.retrieval import (
     without_contact_kind,
 )
 from assistant.safety import find_phi, screen
-from assistant.service import Assistant, asks_only_for_contact, merge_retrievals
+from assistant.service import Assistant, asks_only_for_contact, is_follow_up, merge_retrievals
 from assistant.vocabulary import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -411,6 +412,22 @@ def _hits(*scored: tuple[str, float]) -> Retrieval:
                  section="1 Topic", heading_path=(), sections=(), page=1, page_end=1, printed_page="1", region=None,
                  edition=None, status="current", doc_hash="h", chunk_hash="h", n=0, token_count=1)
     return Retrieval([Hit(replace(base, chunk_id=c), s, 0.5, 1.0) for c, s in scored], "q", 0.5)
+
+
+@pytest.mark.parametrize(("question", "follows"), [
+    ("how long do we have to file a claim?", False),  # a topic of its own, nothing pointing back
+    ("ok diff question. what's the fax for claims?", False),  # the provider says it stands alone
+    ("whats their fax?", True),  # refers back
+    ("and for a corrected claim?", True),  # continues
+    ("where do i fax the request now", True),  # names again what the earlier turn was about
+    ("how long does it usually take?", True),  # no topic word of its own
+])
+def test_only_a_turn_that_needs_the_earlier_one_is_a_follow_up_when_topic_change_is_on(question, follows):
+    earlier = Turn("m-1", "our MA got a needlestick, who do we report the injury to? need the request form",
+                   "needlestick injury report request form", {})
+    topical = {"claim", "claims", "corrected", "fax", "injury", "request", "needlestick"}.__contains__
+    assert is_follow_up(question, [earlier], topical) is follows
+    assert is_follow_up(question, [], topical) is False
 
 
 def test_a_follow_ups_topic_keeps_its_clear_winner_first():

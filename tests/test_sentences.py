@@ -88,6 +88,31 @@ def test_a_heading_caught_in_a_passage_is_never_quoted_as_an_answer():
     assert "Corrected or replacement claim 180 days" in quoted and "Send Claims Here." in quoted
 
 
+def test_a_list_item_is_quoted_with_the_sentence_introducing_its_list():
+    """An item ("Inpatient room and board;") is about what its lead-in says ("Only these services are covered for
+    inmates:"), and is quoted with it: alone it does not say what it is an item of."""
+    from assistant.answer import candidate_sentences, pick_sentences
+    from assistant.retrieval import Hit
+    from assistant.schema import Chunk
+
+    text = ("Eligibility for incarcerated participants is available retroactively.\n"
+            "Only these services are covered for inmates, when all other requirements are met:\n"
+            "Inpatient room and board;\nAncillary services directly related to the inpatient stay; and\n"
+            "Professional services during the stay.\nInmates must also have an inpatient status of a day or more.")
+    chunk = Chunk(chunk_id="c1", doc_id="doc", doc_title="Manual", text=text, embed_text=text, source_path="m.pdf",
+                  url=None, section="6.10 Incarcerated Persons", heading_path=("Incarcerated Persons",),
+                  sections=("6.10",), page=1, page_end=1, printed_page="1", region=None, edition=None,
+                  status="current", doc_hash="h", chunk_hash="h1", n=0, token_count=60)
+    found = {s.text: s.lead for s in candidate_sentences([Hit(chunk, 1.0, 0.5, 1.0)])}
+    lead = "Only these services are covered for inmates, when all other requirements are met:"
+    assert found["Inpatient room and board;"] == lead
+    assert found["Professional services during the stay."] == lead  # the list's last item
+    assert found["Inmates must also have an inpatient status of a day or more."] == ""  # after the list
+    picked = [p.sentence.text for p in pick_sentences([Hit(chunk, 1.0, 0.5, 1.0)], "is room and board paid?",
+                                                       "is room and board paid?", {})]
+    assert "Inpatient room and board;" in picked and lead in picked
+
+
 def test_a_time_question_prefers_a_sentence_stating_a_time_even_spelled_out():
     from assistant.answer import Sentence, score_sentence
     from assistant.schema import Chunk
