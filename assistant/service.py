@@ -124,7 +124,7 @@ def merge_retrievals(first: Retrieval, second: Retrieval, k: int = 60, weight: f
 def is_follow_up(question: str, history: Sequence[Turn], topical: Callable[[str], bool] | None = None) -> bool:
     """A later turn that leans on the earlier ones: it continues one ("and expedited ones?", "what about
     urgent?"), refers back ("what's their phone number?", "where do i fax the request now", "does that apply to
-    medi-cal too?"), or names no topic at all. A question with a topic of its own and nothing pointing back
+    dental claims too?"), or names no topic at all. A question with a topic of its own and nothing pointing back
     ("how long do we have to file a claim?" after an injury report) is a new question, not a follow-up: it must
     not inherit the earlier topic or desk. ``topical`` says whether a word names a topic (without it, any short
     question is taken as a follow-up)."""
