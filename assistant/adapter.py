@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from assistant.embeddings import Embedder, embed_sentences
+from assistant.embeddings import Embedder
 from assistant.index import IndexSnapshot
 from assistant.schema import Chunk
 from assistant.sentences import SENTENCE_RULES, VECTOR_SCHEME, SentenceVectors, quotable_sentences, write_npz
@@ -158,7 +158,7 @@ def heading_vectors(headings: Sequence[str], sentences: SentenceVectors, embedde
     taken from the sentence cache when a sentence reads the same."""
     distinct = sorted(set(headings))
     missing = [h for h in distinct if sentences.get(h) is None]
-    computed = dict(zip(missing, np.asarray(embed_sentences(embedder, missing), dtype=np.float32), strict=True))
+    computed = dict(zip(missing, np.asarray(embedder.embed_documents(missing), dtype=np.float32), strict=True))
     by_text = {h: computed[h] if h in computed else sentences.get(h) for h in distinct}
     return np.asarray([by_text[h] for h in headings], dtype=np.float32).reshape(len(headings), -1)
 

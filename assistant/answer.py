@@ -16,7 +16,7 @@ from assistant.lexical import STOPWORDS
 from assistant.profile import NEUTRAL, PlanProfile
 from assistant.retrieval import Hit, domain_tokens
 from assistant.schema import Chunk
-from assistant.sentences import SentenceVectors, quotable_sentences
+from assistant.sentences import LIST_START, SentenceVectors, quotable_sentences
 
 _ACTION = re.compile(r"^(?:call|send|submit|e-?mail|fax|mail|notify|report|contact|complete|return|sign|include|"
                      r"use|file|request|verify|attach|obtain|keep|ask|refer|tell|write|give|log in|sign in|go to)\b|"
@@ -87,14 +87,15 @@ def candidate_sentences(hits: Sequence[Hit], limit: int = 6,
                     out.append(Sentence(text, chunk, chunk_rank, pos, block, lead))
                 if text.rstrip().endswith(":"):
                     lead = text
-                elif lead and not _LIST_ITEM.search(text):
+                elif lead and not _list_item(text):
                     lead = ""  # a full sentence after the items: the list has ended
     return out
 
 
-# An item of a list: a bullet, or no full stop at its end ("Inpatient room and board;", "o 18 and over, referral
-# required after six (6) visits")
-_LIST_ITEM = re.compile(r"^\s*(?:[●•▪◦○o\-–*]\s|\(?[a-z0-9]{1,2}[.)]\s)|[^.!?]\s*$")
+def _list_item(text: str) -> bool:
+    """An item of a list: a list marker, or no full stop at its end ("Inpatient room and board;", "o 18 and
+    over, referral required after six (6) visits")."""
+    return bool(LIST_START.match(text.lstrip())) or not text.rstrip().endswith((".", "!", "?"))
 
 
 def _is_heading_echo(text: str, chunk: Chunk) -> bool:

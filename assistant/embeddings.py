@@ -41,15 +41,8 @@ def embed_queries(embedder: Embedder, texts: Sequence[str]) -> list[list[float]]
     return list(batched(texts)) if batched is not None else [embedder.embed_query(t) for t in texts]
 
 
-def embed_sentences(embedder: Embedder, texts: Sequence[str]) -> list[list[float]]:
-    """Vectors of many short texts, each a function of its text alone, batched when the embedder can
-    (``embed_sentences`` is optional; without it, ``embed_documents``)."""
-    batched = getattr(embedder, "embed_sentences", None)
-    return list(batched(texts)) if batched is not None else embedder.embed_documents(texts)
-
-
-# Tokens per forward pass when encoding sentences in batches (memory stays under ~100 MB).
-_SENTENCE_BATCH_TOKENS = 4096
+# Tokens per forward pass when encoding texts in batches (memory stays under ~100 MB).
+_BATCH_TOKENS = 4096
 
 
 def padded_length(tokens: int, window: int) -> int:
@@ -174,22 +167,13 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in encoded]
 
     def embed_documents(self, texts: Sequence[str], *, progress: bool = False) -> list[list[float]]:
-        """Chunk texts, encoded as ``embed_sentences`` encodes: grouped by padded length, so a chunk's vector
-        depends on its text alone (an index updated document by document equals one built fresh) and fewer
-        padding tokens are computed than at a fixed batch size (the real billing handbook's 353 chunks: 9.2 s
-        against 11.1 s at 32 texts a pass and about the same one text a pass)."""
-        return self._encode_grouped(texts, progress=progress)
-
-    def embed_sentences(self, texts: Sequence[str]) -> list[list[float]]:
-        """Many short texts in batches of texts padded to the same length (``padded_length``): about three
-        times faster than one text a pass, and a text's vector does not depend on the texts encoded with it
-        (on the CPU, rows of one padded shape come out bit for bit the same whatever the batch; a batch padded
-        to its longest text moves the last float bits of the shorter ones)."""
-        return self._encode_grouped(texts)
-
-    def _encode_grouped(self, texts: Sequence[str], *, progress: bool = False) -> list[list[float]]:
-        """Unit vectors of ``texts``, encoded in groups of one padded length, at most ``_SENTENCE_BATCH_TOKENS``
-        tokens and ``batch_size`` texts a pass."""
+        """Unit vectors of ``texts`` (chunks, sentences, headings), encoded in groups of one padded length
+        (``padded_length``), at most ``_BATCH_TOKENS`` tokens and ``batch_size`` texts a pass. On the CPU, rows of
+        one padded shape come out bit for bit the same whatever the batch, so a text's vector depends on the text
+        alone (a batch padded to its longest text moves the last float bits of the shorter ones) and an index
+        updated document by document equals one built fresh. Fewer padding tokens are computed than at a fixed
+        batch size: the real billing handbook's 353 chunks in 9.2 s against 11.1 s at 32 texts a pass (about
+        the same one text a pass); sentences about three times faster than one a pass."""
         if not texts:
             return []
         window = self.max_tokens
@@ -200,7 +184,7 @@ class SentenceTransformerEmbedder:
         bar = _progress_bar(len(texts)) if progress else None
         for length, rows in sorted(groups.items()):
             # a text filling the window has no padding: alone, so it takes the unmasked path whatever the batch
-            batch = 1 if length >= window else max(1, min(self._batch_size, _SENTENCE_BATCH_TOKENS // length))
+            batch = 1 if length >= window else max(1, min(self._batch_size, _BATCH_TOKENS // length))
             padding = {"text": {"padding": "max_length", "max_length": length}}
             out[rows] = self.model.encode([texts[i] for i in rows], batch_size=batch, normalize_embeddings=True,
                                           convert_to_numpy=True, processing_kwargs=padding)

@@ -4,7 +4,7 @@ date of service").
 
 Vectors are computed once per sentence text and model and kept in the data dir; ingestion fills the
 cache for the index it makes live, and the assistant computes whatever is still missing when it starts.
-They are encoded in batches whose padding depends on each text alone (``embed_sentences``), so a cache
+They are encoded in batches whose padding depends on each text alone (``embed_documents``), so a cache
 filled document by document holds the same vectors as one filled in one pass.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embeddings import Embedder, embed_sentences
+from assistant.embeddings import Embedder
 from assistant.index import IndexSnapshot
 from assistant.schema import Chunk
 
@@ -40,6 +40,11 @@ _STATE_ZIP = re.compile(r"\b[A-Z]{2},?\s+\d{5}(?:-\d{4})?\b")  # "Boise, ID 8370
 # How sentences are cut is part of what the query adapter is fitted on (its pseudo-questions): change this
 # whenever the splitting changes, so a data dir made by an older version refits instead of reusing a stale map.
 SENTENCE_RULES = "1"
+
+
+# The marker that opens an item of a list: a bullet, "o ", "1.", "a)", "(iv)" (ingest reads lists by it; an
+# answer quotes an item with the sentence introducing its list)
+LIST_START = re.compile(r"^(?:[•●▪◦■□➢✓*-]\s|o\s|\d{1,3}[.)]\s|[a-z][.)]\s|\([a-z0-9ivx]{1,4}\)\s)")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -102,7 +107,7 @@ def sentence_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-# How sentence vectors are encoded (the padding of ``embed_sentences``): part of the cache's name, so a cache
+# How sentence vectors are encoded (the padding of ``embed_documents``): part of the cache's name, so a cache
 # written another way is recomputed once rather than mixed with vectors of this way.
 VECTOR_SCHEME = "padded4"
 
@@ -155,7 +160,7 @@ class SentenceVectors:
         missing = sorted({t for t in texts if sentence_key(t) not in self._vectors})
         if not missing:
             return 0
-        vectors = np.asarray(embed_sentences(embedder, missing), dtype=np.float32)
+        vectors = np.asarray(embedder.embed_documents(missing), dtype=np.float32)
         for text, vector in zip(missing, vectors, strict=True):
             self._vectors[sentence_key(text)] = vector
         return len(missing)

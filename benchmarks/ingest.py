@@ -96,9 +96,6 @@ class RecordingEmbedder:
             self.chunk_texts.extend(texts)
         return self._timed(self.inner.embed_documents, texts)
 
-    def embed_sentences(self, texts: Sequence[str]) -> list[list[float]]:
-        return self._timed(self.inner.embed_sentences, texts)
-
     def embed_query(self, text: str) -> list[float]:
         return self.inner.embed_query(text)
 

@@ -9,6 +9,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from assistant.sentences import LIST_START
 from ingest.model import Line, Segment
 
 EDGE_LINES = 4  # running headers/footers live in the first and last few lines of a page
@@ -21,7 +22,6 @@ _PAGE_LABEL = re.compile(r"\bpage\s+([0-9ivxlc]+(?:[-–][0-9]+)?)\b", re.IGNORE
 # before "Page N" ("Introduction            Page 4")
 _DOT_LEADER = re.compile(r"(?:\.\s?){4,}\s*[\divxlc]+(?:[-–]\d+)?\s*$|(?:\.\s?){8,}"
                          r"|_{4,}\s*(?:page\s*)?\d+\s*$|\s{6,}page\s*\d+\s*$", re.IGNORECASE)
-LIST_START = re.compile(r"^(?:[•●▪◦■□➢✓*-]\s|o\s|\d{1,3}[.)]\s|[a-z][.)]\s|\([a-z0-9ivx]{1,4}\)\s)")
 _URL_TAIL = re.compile(r"(?:https?://|www\.)\S*$")
 _SHORT_LEADER = re.compile(r"(?:\.\s?){2,}\s*[\divxlc]+\s*$", re.IGNORECASE)
 _NUMBERED_ENTRY = re.compile(r"^(?:\d|(?:section|chapter|part|appendix)\s+\w{1,4}\b)", re.IGNORECASE)

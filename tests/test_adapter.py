@@ -73,8 +73,7 @@ def test_a_cache_fitted_on_other_chunks_or_unreadable_is_refitted(corpus_index, 
     assert fitted is not None
     stale = cache_path(tmp_path, snapshot.collection)
     QueryAdapter(np.eye(embedder.dimension, dtype=np.float32), "fitted-on-another-index").save(stale)
-    # the model itself, as the ingest had it: the counting wrapper has no embed_sentences, so it would embed the
-    # headings one a pass, and their last float bits would differ
+    # the model itself, as the ingest had it (the counting wrapper passes every text on to it)
     refitted = query_adapter(tmp_path, snapshot, embedder.inner, sentences)
     assert refitted is not None and refitted.fingerprint == fitted.fingerprint
     assert np.allclose(refitted.matrix, fitted.matrix, atol=1e-5)  # the fit is deterministic

@@ -30,11 +30,11 @@ def test_a_sentences_vector_does_not_depend_on_the_sentences_encoded_with_it(rea
     longest text moves the last float bits of the shorter ones, and the query adapter fitted on them moved a
     question across the top 5 between an index built fresh and one updated document by document. Padded to a
     length of their own, they come out the same in any company, order or batch size."""
-    together = np.asarray(real_embedder.embed_sentences(SENTENCES), dtype=np.float32)
-    apart = np.asarray([real_embedder.embed_sentences([s])[0] for s in SENTENCES], dtype=np.float32)
-    reversed_ = np.asarray(real_embedder.embed_sentences(SENTENCES[::-1])[::-1], dtype=np.float32)
+    together = np.asarray(real_embedder.embed_documents(SENTENCES), dtype=np.float32)
+    apart = np.asarray([real_embedder.embed_documents([s])[0] for s in SENTENCES], dtype=np.float32)
+    reversed_ = np.asarray(real_embedder.embed_documents(SENTENCES[::-1])[::-1], dtype=np.float32)
     many = SENTENCES + [f"Item {n}: submit form {n} to the plan before the end of the month." for n in range(40)]
-    crowded = np.asarray(real_embedder.embed_sentences(many)[:len(SENTENCES)], dtype=np.float32)
+    crowded = np.asarray(real_embedder.embed_documents(many)[:len(SENTENCES)], dtype=np.float32)
     for other in (apart, reversed_, crowded):
         assert np.array_equal(together, other)
 
@@ -42,7 +42,7 @@ def test_a_sentences_vector_does_not_depend_on_the_sentences_encoded_with_it(rea
 def test_sentence_vectors_mean_what_the_model_says_alone(real_embedder):
     """Padding must not change what a sentence means: each vector is within 1e-4
     cosine of the model's vector of the sentence encoded alone (a text cut short would be far off)."""
-    batched = np.asarray(real_embedder.embed_sentences(SENTENCES), dtype=np.float32)
+    batched = np.asarray(real_embedder.embed_documents(SENTENCES), dtype=np.float32)
     alone = np.asarray(real_embedder.embed_documents(SENTENCES), dtype=np.float32)
     assert np.all(np.sum(batched * alone, axis=1) > 1 - 1e-4)
     assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
