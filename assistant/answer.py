@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answerability import region_tokens
-from assistant.asks import asked_kinds, given_kinds
+from assistant.asks import asked_kinds, asks_quantity, given_kinds, gives_quantity
 from assistant.lexical import STOPWORDS
 from assistant.profile import NEUTRAL, PlanProfile
 from assistant.retrieval import Hit, domain_tokens
@@ -46,6 +46,9 @@ SHORT_PASSAGE = 3
 # gains this much: a follow-up's carried topic otherwise outweighs the few words it adds.
 FAQ_MATCH = 0.6
 FAQ_BONUS = 0.3
+# a sentence stating an amount, a percentage or a count ("Up to 50 details"), for a question asking how many or
+# how much that is not a time (a time asked has its own bonus)
+QUANTITY_BONUS = 0.2
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,8 @@ def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, u
         score += 0.25
     if "contact" in wanted & given:
         score += 0.2
+    if "time" not in wanted and asks_quantity(question) and gives_quantity(s.text):
+        score += QUANTITY_BONUS
     if urgent and re.search(r"\b(notify|report|immediately|within 24 hours|call)\b", s.text, re.IGNORECASE):
         score += 0.3
     if len(s.text) > 250:  # table rows run together: hard to read as an answer

@@ -24,6 +24,15 @@ ASKS_TIME = re.compile(r"\bhow (long|soon|quickly|fast|late|early|often|far (ahe
                        r"much (time|notice|lead time|advance))\b"
                        rf"|\bhow many (\w+ )?{DURATION_WORDS}\b"
                        r"|\bwhen\b|\bdeadline|\btime ?(limit|frame)|\bwithin\b|\bdays?\b|\bhours?\b", re.IGNORECASE)
+# a number asked for that is not a time: "how many units", "what % does each surgeon get", "max detail lines",
+# "up to what age"; and a sentence stating one: money, a percentage, or a count of something ("50 details",
+# "six (6) visits", "the 36th month"), not a phone number, a date or a section number
+ASKS_QUANTITY = re.compile(r"\bhow (?:much|many|old)\b|\bwhat (?:%|(?:percent(?:age)?|amount|rate|age)\b)"
+                           r"|\bmax(?:imum)?\b|\bminimum\b|\b(?:limit|cap) (?:on|of|for)\b|\bup to (?:what|how)\b"
+                           r"|\bwhat (?:\w+ )?(?:fee|price|cost)\b", re.IGNORECASE)
+_COUNT = r"(?<![-.)/])\b\d{1,3}(?:,\d{3})*(?:st|nd|rd|th)?|\b(?:" + NUMBER_WORD[5:-1].replace("|a|an", "") + ")"
+QUANTITY_GIVEN = re.compile(rf"\$\s?\d|\b\d+(?:\.\d+)?\s?(?:%|percent)|(?:{_COUNT})(?:\s\(\d+\))?\s"
+                            r"(?!(?:of|and|or|to|the|a|an)\b)(?-i:[a-z]{3,})", re.IGNORECASE)
 ASKS_CONTACT = re.compile(r"\bwho\b|\bcall\b|\bphone\b|\bnumber\b|\be-?mail\b|\bfax\b|\bcontact\b|\breach\b|"
                           r"\bsend\b|\bsubmit\b|\bwhere\b|\baddress\b|\btalk to\b|\bline\b", re.IGNORECASE)
 
@@ -37,6 +46,16 @@ def asked_kinds(question: str) -> frozenset[str]:
     if ASKS_CONTACT.search(question):
         kinds.add("contact")
     return frozenset(kinds)
+
+
+def asks_quantity(question: str) -> bool:
+    """Whether a question asks for a number other than a time ("how many units", "what % of the fee")."""
+    return bool(ASKS_QUANTITY.search(question))
+
+
+def gives_quantity(text: str) -> bool:
+    """Whether a text states an amount, a percentage or a count of something ("Up to 50 details")."""
+    return bool(QUANTITY_GIVEN.search(text))
 
 
 def given_kinds(text: str) -> frozenset[str]:

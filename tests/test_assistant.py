@@ -18,7 +18,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from assistant.adapter import unit_rows
-from assistant.asks import asked_kinds, given_kinds
+from assistant.asks import asked_kinds, asks_quantity, given_kinds, gives_quantity
 from assistant.components import Components
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.conversations import Turn
@@ -183,6 +183,32 @@ def test_the_kind_of_answer_asked_for_and_the_kind_a_passage_gives():
     assert given_kinds("Submit the claim within 365 days of the date of service.") == {"time"}
     assert given_kinds("Call Provider Appeals at 503-555-0131.") == {"contact"}
     assert given_kinds("Interpreters are free of charge to members.") == set()
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("surgeon billed modifier 66, what % does each one get", True),
+    ("max detail lines on an electronic claim before i have to split it", True),
+    ("up to what age can a child get these services", True),
+    ("how much is the monthly case management fee", True),
+    ("is a rubber stamp signature ok on medical records", False),
+    ("where do i send the ownership disclosure", False),
+])
+def test_a_question_asking_for_a_number(question, asks):
+    assert asks_quantity(question) is asks
+
+
+@pytest.mark.parametrize("text, gives", [
+    ("Up to 50 details may be billed on one claim.", True),
+    ("18 and over, referral required after six (6) visits", True),
+    ("Services billed with a 62 modifier are paid at 62.5% of the fee schedule.", True),
+    ("The case management fee is $7.00 per member per month.", True),
+    ("Be age birth through the end of their 36th month.", True),
+    ("Call the help desk at 1-800-555-0100 today.", False),  # a phone number counts nothing
+    ("Effective 03/13/2020, services are billed by the agency.", False),  # nor does a date
+    ("See 5.5 Paper Claims for the form.", False),  # nor a section number
+])
+def test_a_sentence_stating_a_number(text, gives):
+    assert gives_quantity(text) is gives
 
 
 def test_a_passage_giving_the_kind_of_answer_asked_for_is_preferred(assistant, monkeypatch):
