@@ -49,6 +49,7 @@ FAQ_BONUS = 0.3
 # a sentence stating an amount, a percentage or a count ("Up to 50 details"), for a question asking how many or
 # how much that is not a time (a time asked has its own bonus)
 QUANTITY_BONUS = 0.2
+_SHORT_CODE = re.compile(r"\b(?:[A-Z][A-Z0-9]|[A-Za-z][0-9])\b")
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,10 @@ def pick_sentences(hits: Sequence[Hit], question: str, query: str, idf: dict[str
                    common: frozenset[str] = frozenset(), profile: PlanProfile = NEUTRAL) -> list[Picked]:
     """The few sentences that answer: the best, then others close to it, at most ``PER_CHUNK`` per chunk. With
     sentence vectors and the question's vector, meaning counts beside shared words."""
-    weights = {t: idf.get(t, 1.0) for t in domain_tokens(query) if t not in STOPWORDS and len(t) > 2}
+    # words of three letters or more, and two-character acronyms and codes the question writes as such ("HC", "A1")
+    codes = {w.lower() for w in _SHORT_CODE.findall(query)}
+    weights = {t: idf.get(t, 1.0) for t in domain_tokens(query)
+               if t not in STOPWORDS and (len(t) > 2 or (t in codes and t in idf))}
     # what the question is about: its words but those most passages use (``common``: the plan's name, "member")
     # and region names (in a question naming a region, every row of that region's table names it too)
     distinctive = frozenset(weights.keys() - common - region_tokens(query, profile))

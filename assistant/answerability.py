@@ -403,8 +403,9 @@ class Answerability:
         return False
 
     def _compound(self, w: str) -> bool:
-        """Two known words run together ("giftcards", "bloodwork")."""
-        return any(self._common(w[:i]) and self._common(w[i:]) for i in range(3, len(w) - 2))
+        """Two known words of four letters or more run together ("giftcards", "bloodwork"); shorter parts make
+        a name look like one ("ava" and "ility", a fragment of a word the PDF broke across lines)."""
+        return any(self._common(w[:i]) and self._common(w[i:]) for i in range(4, len(w) - 3))
 
     def _common(self, part: str) -> bool:
         return any(v in self.vocabulary.words for v in _variants(part)) or self.zipf(part) >= 3.0

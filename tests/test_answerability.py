@@ -206,3 +206,12 @@ def test_office_shorthand_of_a_source_word_is_no_unknown_name():
     checks = Answerability("Outpatient treatment needs an authorization. Residential services are reviewed.")
     assert checks.unknown_name("can we authorize outpt sud tx for her?") is None
     assert checks.unknown_name("is ozempic covered?") == "ozempic"
+
+
+def test_a_vendor_name_is_no_compound_of_a_word_fragment():
+    """A PDF that breaks "eligibility" across lines leaves the fragment "ility" among the words of the corpus;
+    "availity" is then "ava" + "ility", and was taken for two words run together (real-una-billing-006).
+    Two words of four letters or more still make a compound."""
+    checks = Answerability("Check elig- ibility and facil- ility records. Order blood work on printed forms.")
+    assert checks.unknown_name("is availity on the list of clearinghouses?") == "availity"
+    assert checks.unknown_name("do you take bloodwork orders?") is None

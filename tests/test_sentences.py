@@ -130,6 +130,32 @@ def test_a_time_question_prefers_a_sentence_stating_a_time_even_spelled_out():
                                                                                       urgent=False), question
 
 
+def test_a_how_many_question_prefers_the_sentence_stating_a_count_and_a_short_code_counts():
+    from assistant.answer import pick_sentences
+    from assistant.retrieval import Hit
+    from assistant.schema import Chunk
+
+    text = ("Electronic professional claims are split by the submitter when they run long.\n"
+            "Each professional claim carries one date of service per row.\n"
+            "Up to 50 details may be billed on one electronic professional claim.\n"
+            "Claim numbers begin with the year and the day of the year.\n"
+            "Adjusted claims will have an A1 suffix.")
+    chunk = Chunk(chunk_id="c1", doc_id="doc", doc_title="Manual", text=text, embed_text=text, source_path="m.pdf",
+                  url=None, section="3.2 Electronic Claims", heading_path=("Electronic Claims",), sections=("3.2",),
+                  page=1, page_end=1, printed_page="1", region=None, edition=None, status="current", doc_hash="h",
+                  chunk_hash="h1", n=0, token_count=80)
+    idf = {"electronic": 2.0, "professional": 2.0, "claim": 0.5, "detail": 2.0, "line": 1.5, "split": 3.0, "a1": 4.0,
+           "end": 1.0}
+
+    def first(question: str) -> str:
+        return pick_sentences([Hit(chunk, 1.0, 0.5, 1.0)], question, question, idf)[0].sentence.text
+
+    assert first("max detail lines on an electronic professional claim before i have to split it").startswith(
+        "Up to 50 details")
+    # "A1" is two characters: a word that short counts only written as a code
+    assert first("whats the A1 at the end of a claim number") == "Adjusted claims will have an A1 suffix."
+
+
 def test_a_table_row_about_something_else_gives_way_to_the_row_asked_for():
     from assistant.answer import OFF_TOPIC_ROW, Sentence, score_sentence
     from assistant.schema import Chunk
