@@ -60,7 +60,8 @@ def _from_elsewhere(plan_names: Sequence[str]) -> re.Pattern[str]:
     return re.compile(r"\b(from)\s+(?:(?:" + (names + "|" if names else "") + r"the)\s+)?$", re.IGNORECASE)
 
 
-_CODE = re.compile(r"(?<![\w$./-])(\d{5}|[A-HJ-NP-Z]\d{4}|\d{4}[FT]|[A-TV-Z]\d{2}\.\d{1,4})(?![\w/-])")
+# a billing code (CPT, HCPCS, CPT category II or III, ICD-10), as typed: "H0005" or "h0005"
+_CODE = re.compile(r"(?<![\w$./-])(\d{5}|[A-HJ-NP-Z]\d{4}|\d{4}[FT]|[A-TV-Z]\d{2}\.\d{1,4})(?![\w/-])", re.IGNORECASE)
 
 _MONEY_ASKED = re.compile(
     r"\bhow much\b(?!\s+(time|longer|notice|warning|earlier|later|advance|lead))"

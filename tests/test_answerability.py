@@ -51,6 +51,7 @@ CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
     # a time printed in a glossary definition is an example, not the limit asked for
     ("how many days is a referral good for?", [REFERRAL, GLOSSARY], "duration"),
     ("does kp cover 99214 visits?", [FILING], "code"),
+    ("whats your rate for h0005 group counseling", [FILING], "code"),  # a code typed in lower case
     ("does texas medicaid need prior auth?", [FILING], "place"),
     ("can we see kp members who live in idaho?", [FILING], "place"),
     ("can you write me a cover letter for a receptionist job", [FILING], "request"),
