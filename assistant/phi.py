@@ -453,6 +453,8 @@ class PhiScreen:
                 return None  # "Member Handbook", "Patient Responsibility Amount": a title, not a name
             if not (cased or len(names) > 1 or self._strong_name(lowers[0])):
                 return None
+            if designated.group(1).lower() == "pts" and not cased and len(names) == 1 and _zipf(lowers[0]) >= 3.0:
+                return None  # a plural is followed by what patients do ("pts owe a copay"), not by one name
             if designated.group(1).lower() in ("baby boy", "baby girl"):
                 start = max(0, start - 40) + designated.start(1)  # "Baby Girl Tran" is the newborn's name
             inverted = self._inverted(text, run, designated=True)

@@ -88,6 +88,14 @@ def test_a_label_without_a_value_keeps_the_words_after_it():
     assert screen("timely filing limit for MRN 00482211?").redacted == "timely filing limit for MRN [redacted]?"
 
 
+def test_an_everyday_word_after_pts_is_no_name():
+    """"pts owe a copay": "owe" is a given name in some locale's list, and was redacted after the plural "pts"
+    (a held-out question, real-fresh-r-01); one patient named after "pt" still is."""
+    assert screen("do adult medicaid pts owe a copay at check in?").redacted == \
+        "do adult medicaid pts owe a copay at check in?"
+    assert screen("pt okafor needs an auth").redacted == "pt [redacted] needs an auth"
+
+
 def test_the_plans_own_numbers_and_addresses_stay(corpus_screen):
     kept = ["is 503-555-0130 still the claims help line?", "send it to nw-claims-appeals@example.org?",
             "Dr. Okafor wants to refer, is that ok?", "effective 07/01/2025 what changed?"]
