@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -147,9 +148,10 @@ _VALUES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "amount": (re.compile(_MONEY_ASKED.pattern + r"|\b(?:what|which) (?:%|percent(?:age)?)\b|\bwhat (?:is|are|'s|s) "
                           r"the (?:\w+ ){0,3}?(?:fee|rate|amount|price|cost)s?\b", re.IGNORECASE), _MONEY_GIVEN),
     "duration": (_DURATION_ASKED, DURATION_GIVEN),
-    "fax": (re.compile(r"\bfax (?:number|#|no)\b|\b(?:what(?:'s|s| is)?|need) (?:the |their |a )?fax\b", re.IGNORECASE),
+    "fax": (re.compile(r"\bfax (?:number\b|#|no\b)|\b(?:what(?:'s|s| is)?|need) (?:the |their |a )?fax\b",
+                       re.IGNORECASE),
             re.compile(r"\bfax\w*\b[^.\n]{0,40}?" + PHONE_RE.pattern, re.IGNORECASE)),
-    "phone": (re.compile(r"\b(?:phone|telephone|call(?:-| )?in) (?:number|#|no)\b|\bwhat number (?:do|should|can) "
+    "phone": (re.compile(r"\b(?:phone|telephone|call(?:-| )?in) (?:number\b|#|no\b)|\bwhat number (?:do|should|can) "
                          r"(?:i|we) call\b", re.IGNORECASE), PHONE_RE),
     "email": (re.compile(r"\be-?mail (?:address|addy)\b|\bwhat (?:is|'s|s) (?:the |their )?e-?mail\b",
                          re.IGNORECASE), EMAIL_RE),
@@ -249,6 +251,7 @@ class Answerability:
         self.zipf = zipf
         zipf("the")  # loads the word list now (0.4 s), not during the first question that needs it
         self.places_known = {s for s in US_STATES if re.search(rf"\b{s}\b", self.corpus_lower)}
+        self.proper = proper_names(corpus_text) - common
         # a question's evidence: the passages an answer would quote from (a two-part question's second
         # part is often in the fourth or fifth)
         self.evidence_depth = evidence_depth
@@ -319,14 +322,29 @@ class Answerability:
             # before), in the words some document uses ("usually" is how a provider asks, not what about)
             focus = self.focus(query) & self.corpus_tokens
             for kind, (asked_pattern, given) in _VALUES.items():
-                if asked_pattern.search(question) and focus and not self._stated(focus, given, top) \
-                        and not any(k == kind and _shares(focus, words) for k, words in self.directory):
+                if not asked_pattern.search(question) or not focus:
+                    continue
+                # a desk's number asked for by the name of the organisation ("the fax number for HMS"): another
+                # desk's number printed beside the question's other words does not answer it
+                named = focus - _VALUE_WORDS  # "fax" in "the fax number for X" names the value, not what about
+                about = self.organisations(question, named) if kind in _CONTACT_KINDS else set()
+                about = about or named
+                if not self._stated(about, given, top) \
+                        and not any(k == kind and _shares(about, words) for k, words in self.directory):
                     return Gap("stated", kind)
         # after the amount: "how much does the plan pay for X" asks for money
         thing = self.unknown_service(question) if on("check_coverage") else None
         if thing:
             return Gap("coverage", thing)
         return None
+
+    def organisations(self, question: str, focus: set[str]) -> set[str]:
+        """The ``focus`` tokens that name an organisation, program or system in the question's own words (not an
+        earlier turn's): words the documents capitalise, that English uses little ("Noridian", "Liberty", not
+        "July"), of four letters or more unless written in capitals ("HMS"; "pls" is please)."""
+        own = set(domain_tokens(question))
+        return {t for t in focus & self.proper & own if self.zipf(t) < EVERYDAY_NAME
+                and (len(t) > 3 or re.search(rf"\b{re.escape(t.upper())}\b", question))}
 
     def unknown_service(self, question: str) -> str | None:
         """What a question asks to be covered or paid for ("is acupuncture covered?"), when a word of it is in
@@ -410,6 +428,30 @@ class Answerability:
 
     def _common(self, part: str) -> bool:
         return any(v in self.vocabulary.words for v in _variants(part)) or self.zipf(part) >= 3.0
+
+
+_CONTACT_KINDS = frozenset(("phone", "fax", "email", "hours"))
+# a capitalised word this common in English is a month, a day or a title ("July" 5.2, "Department" 5.2), not an
+# organisation's name ("Liberty" 4.3, "Medicare" 3.9, "Noridian" 0)
+EVERYDAY_NAME = 4.5
+_VALUE_WORDS = frozenset(domain_tokens("fax phone telephone number e-mail email address hours"))
+# a word not at the start of a sentence, nor inside an e-mail or web address ("@telligen.com"); a line of a PDF
+# may begin one (a table row naming a desk), and mostly continues a sentence wrapped there
+_CASED_WORD = re.compile(r"(?<![.!?]\s)(?<![\w'’@./-])([A-Za-z][A-Za-z'’-]{2,})(?![\w@]|\.\w)", re.MULTILINE)
+
+
+def proper_names(text: str, share: float = 0.9, least: int = 2) -> frozenset[str]:
+    """The tokens of the words a text writes with a capital (or all in capitals) in at least ``share`` of the
+    places a sentence does not begin, and at least ``least`` times: organisations, programs and systems
+    ("Noridian", "HMS", "CareNet"), not words a heading or a sentence's start capitalises now and then."""
+    upper: dict[str, int] = {}
+    total: dict[str, int] = {}
+    for word, n in Counter(m.group(1) for m in _CASED_WORD.finditer(text)).items():
+        for token in domain_tokens(word):
+            total[token] = total.get(token, 0) + n
+            if word[0].isupper():
+                upper[token] = upper.get(token, 0) + n
+    return frozenset(t for t, n in upper.items() if n >= least and n >= share * total[t] and t not in STOPWORDS)
 
 
 def _shares(focus: set[str], tokens: set[str]) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answerability import Answerability
+from assistant.answerability import Answerability, proper_names
 from assistant.index import IndexSnapshot
 from assistant.profile import PlanProfile
 from assistant.safety import screen
@@ -216,3 +216,39 @@ def test_a_vendor_name_is_no_compound_of_a_word_fragment():
     checks = Answerability("Check elig- ibility and facil- ility records. Order blood work on printed forms.")
     assert checks.unknown_name("is availity on the list of clearinghouses?") == "availity"
     assert checks.unknown_name("do you take bloodwork orders?") is None
+
+
+def test_a_desks_number_asked_by_its_name_must_be_printed_for_that_name():
+    """"The fax number for Noridian": the passages print Noridian's phone number and another desk's fax
+    number beside the question's other words (crossover claims); neither is Noridian's fax (a held-out near
+    miss, real-fresh-b-19). Asked without the name, the other desk's fax answers."""
+    noridian = _chunk(21, "Crossover claim questions go to Noridian. Call Noridian at 1 (877) 320-0390 for Part B.")
+    crossover = _chunk(22, "Crossover claim adjustments: fax 1 (877) 517-2041 (Claims Unit).")
+    checks = Answerability(" ".join(c.text for c in (noridian, crossover)) + " Noridian processes Medicare claims.")
+    assert "noridian" in checks.proper and "crossover" not in checks.proper
+    gap = checks.gap("fax number for noridian for crossover claim questions?",
+                     "fax number for noridian for crossover claim questions?", [noridian, crossover])
+    assert gap is not None and (gap.reason, gap.detail) == ("stated", "fax")
+    assert checks.gap("fax number for crossover claim questions?", "fax number for crossover claim questions?",
+                      [noridian, crossover]) is None
+    assert checks.gap("phone number for noridian?", "phone number for noridian?", [noridian, crossover]) is None
+
+
+def test_proper_names_are_the_words_a_text_capitalises_where_a_sentence_does_not_begin():
+    text = ("Send the form to HMS by mail. Questions go to HMS or to the Claims Unit.\n"
+            "Claims are paid weekly. The claims unit answers by e-mail at help@hms.example.org.")
+    names = proper_names(text)
+    assert "hms" in names  # "hms" inside the e-mail address does not count against it
+    assert "claim" not in names and "unit" not in names  # capitalised in a desk's name once, lower-case after
+
+
+def test_an_organisation_is_named_in_the_questions_own_words_not_by_a_month_or_a_shorthand():
+    text = ("Send it to HMS or ask HMS. We close on Monday in July and in July again. "
+            "The PLS form and the PLS log go to Liberty Healthcare; Liberty Healthcare replies.")
+    checks = Answerability(text)
+    assert {"hms", "july", "pls", "liberty"} <= checks.proper
+    assert checks.organisations("whats the fax for HMS", {"hms"}) == {"hms"}
+    assert checks.organisations("fax # for liberty healthcare?", {"liberty"}) == {"liberty"}
+    assert checks.organisations("fax # for the july admits", {"july"}) == set()  # a month
+    assert checks.organisations("fax # for auth requests pls", {"pls"}) == set()  # please, unless "PLS"
+    assert checks.organisations("whats the fax for that line", {"liberty"}) == set()  # an earlier turn's name
