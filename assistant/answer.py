@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answerability import region_tokens
-from assistant.asks import asked_kinds, asks_quantity, given_kinds, gives_quantity
+from assistant.asks import asked_kinds, given_kinds, gives_quantity
 from assistant.lexical import STOPWORDS
 from assistant.profile import NEUTRAL, PlanProfile
 from assistant.retrieval import Hit, domain_tokens
@@ -154,7 +154,7 @@ def score_sentence(s: Sentence, query_tokens: dict[str, float], question: str, u
         score += 0.25
     if "contact" in wanted & given:
         score += 0.2
-    if "time" not in wanted and asks_quantity(question) and gives_quantity(s.text):
+    if "quantity" in wanted and gives_quantity(s.text):
         score += QUANTITY_BONUS
     if urgent and re.search(r"\b(notify|report|immediately|within 24 hours|call)\b", s.text, re.IGNORECASE):
         score += 0.3

@@ -342,9 +342,9 @@ class Answerability:
         """The ``focus`` tokens that name an organisation, program or system in the question's own words (not an
         earlier turn's): words the documents capitalise, that English uses little ("Noridian", "Liberty", not
         "July"), of four letters or more unless written in capitals ("HMS"; "pls" is please)."""
-        own = set(domain_tokens(question))
-        return {t for t in focus & self.proper & own if self.zipf(t) < EVERYDAY_NAME
-                and (len(t) > 3 or re.search(rf"\b{re.escape(t.upper())}\b", question))}
+        own = {t: w.split("'")[0] for w in _WORD.findall(question) for t in domain_tokens(w)}  # token -> word
+        return {t for t in focus & self.proper & own.keys() if self.zipf(own[t].lower()) < EVERYDAY_NAME
+                and (len(t) > 3 or own[t].isupper())}
 
     def unknown_service(self, question: str) -> str | None:
         """What a question asks to be covered or paid for ("is acupuncture covered?"), when a word of it is in

@@ -39,18 +39,17 @@ ASKS_CONTACT = re.compile(r"\bwho\b|\bcall\b|\bphone\b|\bnumber\b|\be-?mail\b|\b
 
 @lru_cache(maxsize=256)  # the answerer asks it once per candidate sentence of the same question
 def asked_kinds(question: str) -> frozenset[str]:
-    """The kinds of answer a question asks for: "time" ("how long do we have"), "contact" ("who do I call")."""
+    """The kinds of answer a question asks for: "time" ("how long do we have"), "contact" ("who do I call"),
+    "quantity" (a number that is not a time: "how many units"). ``given_kinds`` gives no "quantity": most passages
+    print some number, so it ranks sentences (``gives_quantity``), not passages."""
     kinds = set()
     if ASKS_TIME.search(question):
         kinds.add("time")
     if ASKS_CONTACT.search(question):
         kinds.add("contact")
+    if "time" not in kinds and ASKS_QUANTITY.search(question):
+        kinds.add("quantity")
     return frozenset(kinds)
-
-
-def asks_quantity(question: str) -> bool:
-    """Whether a question asks for a number other than a time ("how many units", "what % of the fee")."""
-    return bool(ASKS_QUANTITY.search(question))
 
 
 def gives_quantity(text: str) -> bool:
