@@ -233,7 +233,7 @@ class Answerability:
     def __init__(self, corpus_text: str, evidence_depth: int = 5, *, vocabulary: Vocabulary | None = None,
                  zipf: Callable[[str], float] = english_zipf, common: frozenset[str] = frozenset(),
                  components: Components = ALL_ON, profile: PlanProfile = NEUTRAL,
-                 contacts: Sequence[Contact] = ()) -> None:
+                 contacts: Sequence[Contact] = (), proper: frozenset[str] | None = None) -> None:
         self.on = components.on
         # the contact directory: a fax number asked for "HMS" may be printed in a passage retrieval did not rank
         self.directory = [(c.kind, set(domain_tokens(f"{c.department or ''} {c.section} {c.context}")))
@@ -251,15 +251,18 @@ class Answerability:
         self.zipf = zipf
         zipf("the")  # loads the word list now (0.4 s), not during the first question that needs it
         self.places_known = {s for s in US_STATES if re.search(rf"\b{s}\b", self.corpus_lower)}
-        self.proper = proper_names(corpus_text) - common
+        # the names the corpus prints (``proper_names``; computed here unless given)
+        self.proper = (proper_names(corpus_text) if proper is None else proper) - common
         # a question's evidence: the passages an answer would quote from (a two-part question's second
         # part is often in the fourth or fifth)
         self.evidence_depth = evidence_depth
 
-    def gap(self, question: str, query: str, evidence: Sequence[Chunk], region: str | None = None) -> Gap | None:
+    def gap(self, question: str, query: str, evidence: Sequence[Chunk], region: str | None = None,
+            document_names: frozenset[str] = frozenset()) -> Gap | None:
         """The first reason the sources cannot answer ``question`` (``query`` is the question as resolved
         against the conversation; ``evidence`` the retrieved chunks, best first; ``region`` the one the
-        question or conversation is about), or None."""
+        question or conversation is about; ``document_names`` the names in the question that say which documents
+        it is about, as the retriever found them), or None."""
         on = self.on
         if on("check_request") and (_REQUEST.search(question) or _WRITE.search(question)):
             return Gap("request", "")
@@ -327,6 +330,12 @@ class Answerability:
                 # a desk's number asked for by the name of the organisation ("the fax number for HMS"): another
                 # desk's number printed beside the question's other words does not answer it
                 named = focus - _VALUE_WORDS  # "fax" in "the fax number for X" names the value, not what about
+                if kind not in _CONTACT_KINDS:
+                    # "the filing limit for claims in CareNet": the name says which documents; their passages need
+                    # not repeat it (a desk's number asked for by its name must still be printed beside it)
+                    named -= document_names
+                    if not named:
+                        continue
                 about = self.organisations(question, named) if kind in _CONTACT_KINDS else set()
                 about = about or named
                 if not self._stated(about, given, top) \

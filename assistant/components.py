@@ -16,6 +16,9 @@ COMPONENTS: dict[str, str] = {
     "sentence_ranking": "chunks also ranked by their one sentence closest to the question (a third fused list)",
     "answer_kind_boost": "passages that give the kind of answer asked for (a time, a contact) preferred",
     "region_preference": "passages of another region than the question's demoted",
+    "named_document": "passages of documents that do not print a name the question uses (a program, a system) "
+                      "demoted; a question naming none answered with another document's sentence that says the "
+                      "same with other numbers quoted beside",
     "edition_preference": "superseded editions demoted, unless the question asks for the old rule",
     "glossary_penalty": "glossary and definition sections demoted unless a definition is asked for",
     "diversify": "at most two chunks of one section in the top ten",

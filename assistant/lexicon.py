@@ -127,7 +127,9 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
                 r"|\b(?:brother|sister|friend|cousin|relative|husband|wife)'?s (?:\w+ )?(?:card|id)\b",
                 re.IGNORECASE), "suspected fraud waste abuse"),
     # whether someone is covered is a question of eligibility
-    (re.compile(r"\b(?:see|check|find out|know|verify|confirm) (?:if|whether) .{0,30}\bcovered\b", re.IGNORECASE),
+    (re.compile(r"\b(?:see|check|find out|know|verify|confirm) (?:if|whether) .{0,30}\bcovered\b"
+                r"|\b(?:check|look up|pull up|verify|confirm)(?:s|ed|ing)?\s+(?:(?:an?|the|our|their|his|her)\s+)?"
+                r"(?:(?:pt|patient|member|client)(?:'?s)?\s+)?(?:coverage|insurance)\b", re.IGNORECASE),
      "verify eligibility"),
     # approval asked for before the service is prior authorization ("advance approval", "an ok ahead of time")
     (re.compile(r"\b(?:advance|ahead of time|beforehand|up ?front)\b.{0,25}\b(?:approv\w*|ok(?:ay)?\w*|permission)\b"

@@ -20,7 +20,7 @@ from assistant.lexical import STOPWORDS, LexicalIndex, plain_tokens
 from assistant.profile import NEUTRAL, PlanProfile
 from assistant.schema import Chunk
 from assistant.sentences import SentenceVectors, quotable_sentences
-from assistant.vocabulary import Vocabulary
+from assistant.vocabulary import Vocabulary, english_zipf
 
 # "the old manual", "previous rules", "under the 2018 book"; not "old charts", "a 10 yr old" or "ignore all
 # previous instructions", which ask about records, a child or nothing
@@ -43,6 +43,15 @@ SECTION_BOOST = 1.5  # a follow-up most often asks about the section the last an
 # I call") is preferred by this factor per kind: corpus hit@5 0.830 -> 0.847, real 0.797 -> 0.805. 1.3 found
 # one more corpus section but lost a follow-up turn; 1.4 lost three turns and abstention recall.
 ANSWER_KIND_BOOST = 1.2
+# A name the question uses that only some documents print ("MSHN", "CareNet", "Telligen") says which documents it
+# is about: the others' passages are demoted as another region's are. A name is a word the documents capitalise
+# (``names``) that English hardly uses (Zipf frequency under ``RARE_NAME``: "MSHN", "Gainwell" 0, "EVV" 1.1, "DHW"
+# 1.5). Abbreviations any office uses ("TTY" 2.4, "SSN" 2.8, "PCP" 2.9, "COB" 3.0) and capitalised labels ("Admin"
+# 3.9, "Deadline" 4.1) are printed by one document and not another without the question being about that document:
+# on the real question sets, counting words up to Zipf 4.5 named the wrong handbook for 4 questions of 117.
+NAMED_DOCUMENT_FACTOR = 0.55
+RARE_NAME = 1.5
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*")
 # A third ranking fused with the other two: chunks by their one sentence closest to the (adapted) question. A
 # chunk's vector stands for all it says at once; a sentence for one statement.
 # 0 / 0.1 / 0.15 / 0.3 (eval --baselines none, both sets): corpus MRR 0.722 / 0.727 / 0.727 / 0.723, hit@5
@@ -124,7 +133,7 @@ class HybridRetriever:
                  lexical_weight: float = 1.0, feedback_terms: int = 3, feedback_docs: int = 3,
                  exact_limit: int = EXACT_LIMIT, sentences: SentenceVectors | None = None,
                  sentence_weight: float | None = None, components: Components = ALL_ON,
-                 profile: PlanProfile = NEUTRAL) -> None:
+                 profile: PlanProfile = NEUTRAL, names: frozenset[str] = frozenset()) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
         self.vocabulary = vocabulary
@@ -158,6 +167,13 @@ class HybridRetriever:
             df.update(tokens)
         n = max(1, len(self.chunks))
         self.idf = {t: math.log(1 + n / f) for t, f in df.items()}
+        # the documents printing each name (see ``named_documents``)
+        self.documents = frozenset(c.doc_id for c in self.chunks)
+        printed_in: dict[str, set[str]] = {}
+        for c, tokens in zip(self.chunks, self.chunk_tokens, strict=True):
+            for t in tokens & names:
+                printed_in.setdefault(t, set()).add(c.doc_id)
+        self._printed_in = {t: frozenset(d) for t, d in printed_in.items()}
         self.max_idf = math.log(1 + n)
         self.sentence_weight = (SENTENCE_WEIGHT if sentence_weight is None else sentence_weight) \
             if components.on("sentence_ranking") else 0.0
@@ -205,6 +221,7 @@ class HybridRetriever:
         near = set(boost_sections)
         define = bool(_DEFINITION_ASKED.search(query))
         asked = asked_kinds(query if asking is None else asking)
+        named = self.named_documents(query) if self.components.on("named_document") else None
         fused: list[Hit] = []
         for cid in set(dense_rank) | set(lexical_rank) | set(sentence_rank):
             chunk = self.snapshot.chunks[cid]
@@ -216,6 +233,8 @@ class HybridRetriever:
             if cid in lexical_rank:
                 score += self.lexical_weight / (self.rrf_k + lexical_rank[cid])
             score *= self._preference(chunk, region, wants_old, boosted, near, define)
+            if named and chunk.doc_id not in named:
+                score *= NAMED_DOCUMENT_FACTOR
             if self.components.on("answer_kind_boost"):
                 score *= ANSWER_KIND_BOOST ** len(asked & self.gives[cid])
             if exclude_superseded and chunk.status == "superseded" and not wants_old:
@@ -225,6 +244,25 @@ class HybridRetriever:
         hits = diversify(fused, k) if self.components.on("diversify") else fused
         also = np.asarray(vectors[1], dtype=np.float32) if also_embed is not None else None
         return Retrieval(hits, expanded, max((h.dense for h in hits[:5]), default=0.0), also)
+
+    def named_documents(self, text: str) -> frozenset[str] | None:
+        """The documents a text names: those printing every name it uses that some documents do not print
+        ("claims in CareNet" is about the documents that print "CareNet"). None when it uses no such name, or
+        names that no one document prints together (no document is named then)."""
+        named: frozenset[str] | None = None
+        for t in self.document_names(text):
+            named = self._printed_in[t] if named is None else named & self._printed_in[t]
+        return named or None
+
+    def document_names(self, text: str) -> set[str]:
+        """The tokens of the names a text uses that only some documents print (see ``RARE_NAME``)."""
+        found = set()
+        for m in _WORD.finditer(text):
+            word = m.group().split("'")[0].split("’")[0]
+            if len(word) < 3 or english_zipf(word.lower()) >= RARE_NAME:
+                continue
+            found |= {t for t in domain_tokens(word) if self._printed_in.get(t, self.documents) != self.documents}
+        return found
 
     def _question_vectors(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The question's unit vector as the model embeds it, and the one searched with (through the adapter,

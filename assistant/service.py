@@ -12,8 +12,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from assistant.adapter import query_adapter
-from assistant.answer import order_for_reading, pick_sentences
-from assistant.answerability import FRAME_WORDS, VALUE_NAMES, Answerability, Gap
+from assistant.answer import Picked, order_for_reading, pick_sentences
+from assistant.answerability import FRAME_WORDS, VALUE_NAMES, Answerability, Gap, proper_names
 from assistant.contacts import EMAIL_RE, PHONE_RE
 from assistant.conversations import ConversationStore, Turn, new_id
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder
@@ -23,11 +23,11 @@ from assistant.lexicon import LAY_TERMS
 from assistant.llm import AnswerWriter, Source, grounding_problems
 from assistant.phi import PhiScreen
 from assistant.profile import PlanProfile, from_stored
-from assistant.retrieval import HybridRetriever, Retrieval, stem, wants_old_edition
+from assistant.retrieval import Hit, HybridRetriever, Retrieval, stem, wants_old_edition
 from assistant.routing import EVERYDAY_WORD, ContactRouter, Routed, asked_kind, verify_contacts
 from assistant.safety import screen
 from assistant.schema import Chunk
-from assistant.sentences import quotable_sentences, sentence_vectors
+from assistant.sentences import SentenceVectors, quotable_sentences, sentence_vectors
 from assistant.settings import Settings
 from assistant.vocabulary import Vocabulary, english_zipf
 
@@ -50,6 +50,16 @@ ALONE_WEIGHT = 0.25
 CLEAR_WINNER = 1.5
 COMMON_SHARE = 0.3  # a token in more than this share of chunks says nothing of what a question is about
 MAX_CONTACT_QUOTE = 300  # characters
+# Two sentences this close in meaning (cosine of their vectors) but printing other numbers say the same thing
+# differently: "A claim must arrive within 90 days of the date of service" and "... within 180 days ..." are 0.97.
+DIFFERS_SIMILARITY = 0.9
+DIFFERS_DEPTH = 5  # the passages looked through for a sibling's sentence
+# ... and the words of the two (without their numbers) this much the same (shared over all): one sentence in two
+# editions of a manual, not two sentences that mention the same years ("the 2025 edition replaces the 2018 one" and
+# "Sections 1 and 2: the 2025 edition is current" are 0.9 close in meaning)
+DIFFERS_WORDS = 0.7
+_LETTERS = re.compile(r"[a-z]+")
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 ABSTAIN_TEXT = "The provider manual and program pages I have do not cover this question{}, so I can't answer it."
 # Every word the assistant's own sentences may say besides the sources' (see Assistant._without_echo)
 TEMPLATE_WORDS = frozenset(re.findall(r"[a-z0-9]+", " ".join([
@@ -170,14 +180,16 @@ class Assistant:
                 adapter = query_adapter(settings.data_dir, snapshot, embedder, self.sentence_vectors)
             except Exception:  # worse ranking, never no answer
                 log.exception("fitting the query adapter failed; searching with the model's own vectors")
+        self.all_text = "\n".join(c.text for c in snapshot.chunks.values())
+        # the names the documents print (organisations, programs, systems): which documents a question is about
+        names = proper_names(self.all_text)
         self.retriever = HybridRetriever(snapshot, embedder, self.vocabulary, adapter=adapter,
                                          sentences=self.sentence_vectors, components=self.components,
-                                         profile=self.profile)
+                                         profile=self.profile, names=names)
         self.router = ContactRouter(snapshot, self.retriever.idf, sentences=self.sentence_vectors, plan=self.profile)
         self.conversations = conversations or ConversationStore(settings.data_dir / "conversations.sqlite3")
         self.writer = writer
         self.approved = approved
-        self.all_text = "\n".join(c.text for c in snapshot.chunks.values())
         # the member-identifier screen knows the sources: their words are no member's name, the numbers and
         # addresses they print are the plan's
         self.phi = PhiScreen.from_sources(self.all_text, [c.value for c in snapshot.contacts])
@@ -187,7 +199,7 @@ class Assistant:
         self.answerability = Answerability(self.all_text, vocabulary=self.vocabulary,
                                            common=self.retriever.common_tokens(COMMON_SHARE),
                                            components=self.components, profile=self.profile,
-                                           contacts=snapshot.contacts)
+                                           contacts=snapshot.contacts, proper=names)
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None,
@@ -269,7 +281,10 @@ class Assistant:
                                       f"{self.profile.urgent_query} {retrieval.query}", retrieval.top_dense)
         gap = None
         if retrieval is not None and not urgent:
-            gap = self.answerability.gap(screened.question, query, [h.chunk for h in retrieval.hits], region)
+            names = (frozenset(self.retriever.document_names(query)) if self.components.on("named_document")
+                     else frozenset())
+            gap = self.answerability.gap(screened.question, query, [h.chunk for h in retrieval.hits], region,
+                                         document_names=names)
         timings = {"screen": round(prepared_ms, 2), "retrieve": round((time.perf_counter() - started) * 1000, 2)}
         return Prepared(conv_id, new_id("m"), screened.redacted, query, region, retrieval, confidence, urgent,
                         screened.phi, screened.injection, follow, timings,
@@ -351,7 +366,15 @@ class Assistant:
                                                   context=self.snapshot.section_context if on("answer_context")
                                                   else None,
                                                   common=self.answerability.common, profile=self.profile))
-        citations, sentences = cite([(p.sentence.chunk, p.sentence.text) for p in picked])
+        quotes = [(p.sentence.chunk, p.sentence.text) for p in picked]
+        # sibling manuals answering one question differently: the other's sentence is quoted beside, and said
+        other = self._differing(picked, hits, prepared.query) if picked and not superseded else None
+        if other is not None:
+            quotes.append(other)
+        citations, sentences = cite(quotes)
+        if other is not None:
+            sentences[0] = f"The documents differ on this. {picked[0].sentence.chunk.doc_title}: {sentences[0]}"
+            sentences[-1] = f"{other[0].doc_title}: {sentences[-1]}"
         routed = self.router.route(prepared.question, prepared.retrieval.query, hits, prepared.region,
                                    superseded=superseded,
                                    previous=prepared.previous_contacts,
@@ -364,8 +387,44 @@ class Assistant:
         intro = "Urgent: act now. " if prepared.urgent else ""
         if superseded:
             intro += f"From the superseded {top.edition or 'earlier'} edition ({top.doc_title}): "
+        elif citations and on("named_document") and other is None:
+            # sibling manuals answer differently: the one a name in the question chose is said
+            named = self.retriever.named_documents(prepared.query)
+            if named is not None and len(named) == 1 and {c["doc_id"] for c in citations} <= named:
+                intro += f"From {citations[0]['doc_title']}: "
         return {**base, "answer": intro + text, "citations": citations, "contacts": [r.to_dict() for r in routed],
                 "abstained": False, "category": self.profile.category((top.doc_title, top.section))}
+
+    def _differing(self, picked: Sequence[Picked], hits: Sequence[Hit], query: str) -> tuple[Chunk, str] | None:
+        """A sentence of another document among the top passages that says what the answer's first sentence says
+        but with other numbers (a sibling manual's 180 days against this one's 90): close in meaning
+        (``DIFFERS_SIMILARITY``) and in words (``DIFFERS_WORDS``), a number of each printed where the other has
+        another. Not when the question names which documents it is about, nor for a superseded edition (the
+        current one answers; the old one is quoted when asked for)."""
+        vectors: SentenceVectors | None = self.sentence_vectors  # None: a test's assistant without them
+        if vectors is None or not self.components.on("named_document") or len(self.retriever.documents) < 2 \
+                or self.retriever.named_documents(query) is not None:
+            return None
+        lead = picked[0].sentence
+        numbers = set(_DIGITS.findall(lead.text))
+        words = set(_LETTERS.findall(lead.text.lower()))
+        lead_vector = vectors.get(lead.text)
+        if not numbers or lead_vector is None:
+            return None
+        for h in hits[:DIFFERS_DEPTH]:
+            if h.chunk.doc_id == lead.chunk.doc_id or h.chunk.status == "superseded":
+                continue
+            for text in quotable_sentences(h.chunk.text):
+                other = set(_DIGITS.findall(text))
+                if not other - numbers or not numbers - other:  # a number in place of another, not one added
+                    continue
+                theirs = set(_LETTERS.findall(text.lower()))
+                if len(words & theirs) < DIFFERS_WORDS * len(words | theirs):
+                    continue
+                vector = vectors.get(text)
+                if vector is not None and _cosine(lead_vector, vector) >= DIFFERS_SIMILARITY:
+                    return h.chunk, text
+        return None
 
     def _current_citations(self, citations: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
         """An approved answer's citations pointed at the index as it is now: a chunk a re-ingest replaced is
@@ -452,6 +511,10 @@ class Assistant:
             log.warning("LLM answer rejected (%d grounding problem(s)); using the extractive answer", len(problems))
             return extractive
         return written
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
 
 
 def _values(r: Routed, question: str = "") -> str:

@@ -38,6 +38,7 @@ from assistant.retrieval import (
 )
 from assistant.safety import find_phi, screen
 from assistant.service import Assistant, asks_only_for_contact, is_follow_up, merge_retrievals
+from assistant.settings import Settings
 from assistant.vocabulary import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -813,3 +814,66 @@ def test_a_chunk_is_also_ranked_by_its_best_sentence(assistant, real_embedder, m
     # without sentence vectors there is no such ranking, and nothing fails
     plain = HybridRetriever(assistant.snapshot, real_embedder, assistant.vocabulary)
     assert plain._sentence_ranking(plain._question_vectors(vector)[1]) == {}
+
+
+_SHARED_TEXT = {
+    "claims": "Enter the member's identification number exactly as the card shows it. Attach the itemized bill and "
+              "any notes the service needs. A claim missing a required field is returned unprocessed, and the "
+              "return letter lists each field to correct. Corrected claims are sent the same way as new ones, with "
+              "the original claim number in the note field.",
+    "filing": "The date of service is the first day of an outpatient visit, or the day of discharge for an inpatient "
+              "stay. A claim denied as late may be appealed only with proof that it was sent on time, such as an "
+              "acceptance report from the clearinghouse. Corrected claims follow the same limit, counted from the "
+              "original date of service and not from the date of the first denial.",
+    "referrals": "The referral names the specialist, the number of visits and the reason for the visit. A specialist "
+                 "who sees a member without a valid referral cannot bill the member for the visit. Members may see "
+                 "an obstetrician or gynecologist without one.",
+}
+
+
+def _sibling_manuals(tmp_path: Path) -> Path:
+    """Two manuals of one plan, alike but for the claims system each names and the filing limit it gives (in a
+    section of its own that does not name the system)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, system, days in (("hmo", "Zentrix", 90), ("ppo", "Quorvel", 180)):
+        (corpus / f"{name}.md").write_text(
+            f"# {name.upper()} Provider Manual\n\n## Claims System\n\nClaims for these members go through the "
+            f"{system} portal. Log in to {system} with the account your office manager sets up, and check the "
+            f"status of a claim in {system}. {_SHARED_TEXT['claims']}\n\n## Timely Filing\n\nA claim must arrive "
+            f"within {days} days of the date of service, or it is denied as late. {_SHARED_TEXT['filing']}\n\n"
+            f"## Referrals\n\nA referral from the member's primary care provider is needed before a specialist "
+            f"visit. Referrals stay valid for one year. {_SHARED_TEXT['referrals']}\n",
+            encoding="utf-8")
+    return corpus
+
+
+def test_a_name_only_one_document_prints_answers_from_that_document(tmp_path, real_embedder):
+    """Sibling manuals answer differently: a question naming one's claims system is answered from that one and
+    says which; a question naming neither is told they differ."""
+    from assistant.conversations import ConversationStore
+    from ingest.pipeline import Ingestor
+
+    settings = Settings(data_dir=tmp_path / "data")
+    assert Ingestor(settings, real_embedder, progress=False).run([_sibling_manuals(tmp_path)]).ok
+    store = ConversationStore(tmp_path / "conversations.sqlite3")
+    bot = Assistant(settings, IndexSnapshot.open(settings), real_embedder, store)
+    hmo, ppo = sorted(bot.retriever.documents)
+    assert bot.retriever.named_documents("timely filing limit for claims in zentrix?") == {hmo}
+    assert bot.retriever.named_documents("how long do we have to get a claim into Quorvel") == {ppo}
+    # nothing named; names no one document prints together
+    assert bot.retriever.named_documents("how long do we have to file a claim?") is None
+    assert bot.retriever.named_documents("moving claims from zentrix to quorvel") is None
+    for question, doc, days in (("timely filing limit for claims we send in zentrix?", hmo, "90 days"),
+                                ("timely filing limit for claims we send in quorvel?", ppo, "180 days")):
+        answer = bot.ask(question)
+        assert {c["doc_id"] for c in answer["citations"]} == {doc}
+        assert days in answer["answer"]
+        assert answer["answer"].startswith(f"From {doc.upper()} Provider Manual: ")  # says which manual
+    # naming neither, the answer says that they differ and quotes both
+    answer = bot.ask("what is the timely filing limit for a claim?")
+    assert answer["answer"].startswith("The documents differ on this.")
+    assert "90 days" in answer["answer"] and "180 days" in answer["answer"]
+    assert {c["doc_id"] for c in answer["citations"]} == {hmo, ppo}
+    same = bot.ask("how long does a referral stay valid?")["answer"]  # both say one year: nothing differs
+    assert "one year" in same and "differ" not in same
