@@ -18,8 +18,10 @@ DURATION_GIVEN = re.compile(  # a time stated: "within 30 days", "three business
     r"|\b(immediately|same[- ]day|next (business |working )?day|annual(ly)?|yearly|quarterly|monthly|weekly|daily|"
     r"promptly|without delay|at once|each year|every year|before the (service|visit|admission))\b",
     re.IGNORECASE)
-# a time in a sentence, numbers spelled out too ("at least three business days before")
-TIME_GIVEN = re.compile(DURATION_GIVEN.pattern + r"|\bwithin\b", re.IGNORECASE)
+# a time in a sentence, numbers spelled out too ("at least three business days before"); a time of day or the days
+# of the week a desk is open ("Monday through Friday from 7 A.M. to 7 P.M.") answers "what hours"
+TIME_GIVEN = re.compile(DURATION_GIVEN.pattern + r"|\bwithin\b|\b\d{1,2}(?::\d\d)?\s?(?:a\.?m\b\.?|p\.?m\b\.?)"
+                        r"|\b(?:monday|mon)\b.{0,15}\b(?:friday|fri)\b", re.IGNORECASE)
 ASKS_TIME = re.compile(r"\bhow (long|soon|quickly|fast|late|early|often|far (ahead|in advance)|"
                        r"much (time|notice|lead time|advance))\b"
                        rf"|\bhow many (\w+ )?{DURATION_WORDS}\b"

@@ -57,6 +57,7 @@ LAY_TERMS: dict[str, str] = {
     "qualify": "eligible eligibility", "qualifies": "eligible eligibility",
     "leftover": "balance", "dna": "genetic testing", "window": "timeframe",
     # office shorthand for forms, money and complaints
+    "chiro": "chiropractic chiropractor",
     "app": "application", "apps": "applications", "copay": "copayment cost share",
     "copays": "copayments cost share", "booked": "scheduled", "gripe": "complaint", "gripes": "complaints",
     "staffer": "staff", "staffers": "staff", "finished": "completed completion", "finish": "complete completion",
@@ -126,6 +127,10 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
                 r"|\bsomeone else'?s (?:\w+ )?(?:card|id)\b"
                 r"|\b(?:brother|sister|friend|cousin|relative|husband|wife)'?s (?:\w+ )?(?:card|id)\b",
                 re.IGNORECASE), "suspected fraud waste abuse"),
+    # treating one's own relative: services for an immediate family member
+    (re.compile(r"\b(?:own|their|his|her|my|our)\s+(?:mom|mother|dad|father|parents?|spouse|husband|wife|sons?|"
+                r"daughters?|kids?|child|children|sisters?|brothers?|family)\b", re.IGNORECASE),
+     "immediate family member"),
     # whether someone is covered is a question of eligibility
     (re.compile(r"\b(?:see|check|find out|know|verify|confirm) (?:if|whether) .{0,30}\bcovered\b"
                 r"|\b(?:check|look up|pull up|verify|confirm)(?:s|ed|ing)?\s+(?:(?:an?|the|our|their|his|her)\s+)?"

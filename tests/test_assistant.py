@@ -184,6 +184,10 @@ def test_the_kind_of_answer_asked_for_and_the_kind_a_passage_gives():
     assert given_kinds("Submit the claim within 365 days of the date of service.") == {"time"}
     assert given_kinds("Call Provider Appeals at 503-555-0131.") == {"contact"}
     assert given_kinds("Interpreters are free of charge to members.") == set()
+    # a desk's opening hours answer "what hours can i reach them"
+    assert given_kinds("Representatives are available Monday through Friday from 7 A.M. to 7 P.M.") == {"time"}
+    assert given_kinds("The line is open 8am-5pm.") == {"time"}
+    assert given_kinds("Send it to the PM coordinator.") == set()
 
 
 @pytest.mark.parametrize("question, asks", [
@@ -681,6 +685,8 @@ def test_ok_as_a_verb_is_an_approval(question, approval):
     ("does the report go in the chart", "file in the record"),
     ("who investigates upcoding", "investigations"),
     ("another office bills for visits that never happened", "suspected fraud waste abuse"),
+    ("can our NP bill medicaid for seeing her own mom", "immediate family member"),
+    ("do adults need a pcp referral for chiro", "chiropractic"),
 ])
 def test_everyday_phrases_add_the_manuals_words(question, words):
     assert words in lay_expansion(question)
@@ -703,6 +709,7 @@ def test_everyday_phrases_add_the_manuals_words(question, words):
     ("we got a new admit today", "notify"),  # an admission, not a question of telling KP about it
     ("what do we tell the patient", "notify"),
     ("can we let a biller go for coding errors", "retaliation"),  # no report made
+    ("mom asking how to get her teen assessed", "immediate family"),  # a parent asking, not one's own relative
 ])
 def test_everyday_phrases_do_not_fire_on_lookalikes(question, words):
     assert words not in lay_expansion(question)
