@@ -258,11 +258,11 @@ class Answerability:
         self.evidence_depth = evidence_depth
 
     def gap(self, question: str, query: str, evidence: Sequence[Chunk], region: str | None = None,
-            document_names: frozenset[str] = frozenset()) -> Gap | None:
+            documents: frozenset[str] | None = None, document_names: frozenset[str] = frozenset()) -> Gap | None:
         """The first reason the sources cannot answer ``question`` (``query`` is the question as resolved
         against the conversation; ``evidence`` the retrieved chunks, best first; ``region`` the one the
-        question or conversation is about; ``document_names`` the names in the question that say which documents
-        it is about, as the retriever found them), or None."""
+        question or conversation is about; ``documents`` the ones the question names by ``document_names``, the
+        names in it that only those documents print, as the retriever found them), or None."""
         on = self.on
         if on("check_request") and (_REQUEST.search(question) or _WRITE.search(question)):
             return Gap("request", "")
@@ -330,16 +330,20 @@ class Answerability:
                 # a desk's number asked for by the name of the organisation ("the fax number for HMS"): another
                 # desk's number printed beside the question's other words does not answer it
                 named = focus - _VALUE_WORDS  # "fax" in "the fax number for X" names the value, not what about
-                if kind not in _CONTACT_KINDS:
-                    # "the filing limit for claims in CareNet": the name says which documents; their passages need
-                    # not repeat it (a desk's number asked for by its name must still be printed beside it)
+                stated_in = top
+                if kind not in _CONTACT_KINDS and documents is not None and named & document_names:
+                    # "the filing limit for claims in <a system one manual names>": the name says which documents;
+                    # their passages need not repeat it, but it must be theirs that state the value (a desk's
+                    # number asked for by its name must still be printed beside that name)
                     named -= document_names
-                    if not named:
-                        continue
+                    stated_in = [c for c in top if c.doc_id in documents]
                 about = self.organisations(question, named) if kind in _CONTACT_KINDS else set()
                 about = about or named
-                if not self._stated(about, given, top) \
-                        and not any(k == kind and _shares(about, words) for k, words in self.directory):
+                if about or stated_in is top:
+                    stated = self._stated(about, given, stated_in)  # True when there is nothing to look for
+                else:  # only the name was asked about: any value those documents' passages state
+                    stated = any(given.search(x) for c in stated_in for x in quotable_sentences(c.text))
+                if not stated and not any(k == kind and _shares(about, words) for k, words in self.directory):
                     return Gap("stated", kind)
         # after the amount: "how much does the plan pay for X" asks for money
         thing = self.unknown_service(question) if on("check_coverage") else None

@@ -20,8 +20,10 @@ DURATION_GIVEN = re.compile(  # a time stated: "within 30 days", "three business
     re.IGNORECASE)
 # a time in a sentence, numbers spelled out too ("at least three business days before"); a time of day or the days
 # of the week a desk is open ("Monday through Friday from 7 A.M. to 7 P.M.") answers "what hours"
-TIME_GIVEN = re.compile(DURATION_GIVEN.pattern + r"|\bwithin\b|\b\d{1,2}(?::\d\d)?\s?(?:a\.?m\b\.?|p\.?m\b\.?)"
-                        r"|\b(?:monday|mon)\b.{0,15}\b(?:friday|fri)\b", re.IGNORECASE)
+_CLOCK = r"\d{1,2}(?::\d\d)?\s?(?:a\.?m\b\.?|p\.?m\b\.?|noon)"
+TIME_GIVEN = re.compile(DURATION_GIVEN.pattern + r"|\bwithin\b"
+                        rf"|\b{_CLOCK}\s*(?:to|-|–|until|through)\s*{_CLOCK}"
+                        r"|\b(?:monday|mon)\.?\s*(?:through|thru|to|-|–)\s*(?:friday|fri)\b", re.IGNORECASE)
 ASKS_TIME = re.compile(r"\bhow (long|soon|quickly|fast|late|early|often|far (ahead|in advance)|"
                        r"much (time|notice|lead time|advance))\b"
                        rf"|\bhow many (\w+ )?{DURATION_WORDS}\b"

@@ -128,8 +128,8 @@ LAY_PHRASES: list[tuple[re.Pattern[str], str]] = [
                 r"|\b(?:brother|sister|friend|cousin|relative|husband|wife)'?s (?:\w+ )?(?:card|id)\b",
                 re.IGNORECASE), "suspected fraud waste abuse"),
     # treating one's own relative: services for an immediate family member
-    (re.compile(r"\b(?:own|their|his|her|my|our)\s+(?:mom|mother|dad|father|parents?|spouse|husband|wife|sons?|"
-                r"daughters?|kids?|child|children|sisters?|brothers?|family)\b", re.IGNORECASE),
+    (re.compile(r"\b(?:my|our|his|her|their)\s+own\s+(?:mom|mother|dad|father|parents?|spouse|husband|wife|sons?|"
+                r"daughters?|kids?|child|children|sisters?|brothers?|relatives?)\b", re.IGNORECASE),
      "immediate family member"),
     # whether someone is covered is a question of eligibility
     (re.compile(r"\b(?:see|check|find out|know|verify|confirm) (?:if|whether) .{0,30}\bcovered\b"

@@ -43,12 +43,13 @@ SECTION_BOOST = 1.5  # a follow-up most often asks about the section the last an
 # I call") is preferred by this factor per kind: corpus hit@5 0.830 -> 0.847, real 0.797 -> 0.805. 1.3 found
 # one more corpus section but lost a follow-up turn; 1.4 lost three turns and abstention recall.
 ANSWER_KIND_BOOST = 1.2
-# A name the question uses that only some documents print ("MSHN", "CareNet", "Telligen") says which documents it
-# is about: the others' passages are demoted as another region's are. A name is a word the documents capitalise
-# (``names``) that English hardly uses (Zipf frequency under ``RARE_NAME``: "MSHN", "Gainwell" 0, "EVV" 1.1, "DHW"
-# 1.5). Abbreviations any office uses ("TTY" 2.4, "SSN" 2.8, "PCP" 2.9, "COB" 3.0) and capitalised labels ("Admin"
-# 3.9, "Deadline" 4.1) are printed by one document and not another without the question being about that document:
-# on the real question sets, counting words up to Zipf 4.5 named the wrong handbook for 4 questions of 117.
+# A name the question uses that only some documents print (a claims system's, a contractor's, a regional agency's)
+# says which documents it is about: the others' passages are demoted as another region's are. A name is a word the
+# documents capitalise (``names``) that English hardly uses (Zipf frequency under ``RARE_NAME``: a coined vendor
+# name 0, a four-letter agency acronym 0 to 1.5). Abbreviations any office uses ("TTY" 2.4, "SSN" 2.8, "PCP" 2.9,
+# "COB" 3.0) and capitalised labels ("Admin" 3.9, "Deadline" 4.1) are printed by one document and not another
+# without the question being about that document: on the real question sets, counting words up to Zipf 4.5 named
+# the wrong handbook for 4 questions of 117.
 NAMED_DOCUMENT_FACTOR = 0.55
 RARE_NAME = 1.5
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*")
@@ -247,8 +248,8 @@ class HybridRetriever:
 
     def named_documents(self, text: str) -> frozenset[str] | None:
         """The documents a text names: those printing every name it uses that some documents do not print
-        ("claims in CareNet" is about the documents that print "CareNet"). None when it uses no such name, or
-        names that no one document prints together (no document is named then)."""
+        ("claims in <a claims system one manual names>" is about the documents that print that name). None when it
+        uses no such name, or names that no one document prints together (no document is named then)."""
         named: frozenset[str] | None = None
         for t in self.document_names(text):
             named = self._printed_in[t] if named is None else named & self._printed_in[t]

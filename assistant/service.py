@@ -64,6 +64,7 @@ ABSTAIN_TEXT = "The provider manual and program pages I have do not cover this q
 # Every word the assistant's own sentences may say besides the sources' (see Assistant._without_echo)
 TEMPLATE_WORDS = frozenset(re.findall(r"[a-z0-9]+", " ".join([
     ABSTAIN_TEXT, "Please contact at", "Urgent: act now.", "From the superseded earlier edition",
+    "The documents differ on this.",
     "(Approved by provider relations.)", "Contact: fax",
     "The sources give no phone number e-mail address fax number for",
     *(Gap(reason, "day").explain() for reason in ("amount", "address", "duration", "code", "place", "name",
@@ -193,7 +194,8 @@ class Assistant:
         # the member-identifier screen knows the sources: their words are no member's name, the numbers and
         # addresses they print are the plan's
         self.phi = PhiScreen.from_sources(self.all_text, [c.value for c in snapshot.contacts])
-        self._source_words = frozenset(re.findall(r"[a-z0-9]+", self.all_text.lower()))
+        titles = " ".join({c.doc_title for c in snapshot.chunks.values()})  # an answer may say which document
+        self._source_words = frozenset(re.findall(r"[a-z0-9]+", f"{self.all_text} {titles}".lower()))
         # the regions the documents name: what a client may ask to be answered for
         self.regions = frozenset(r for r in map(self.profile.region_of, snapshot.chunks.values()) if r)
         self.answerability = Answerability(self.all_text, vocabulary=self.vocabulary,
@@ -281,10 +283,10 @@ class Assistant:
                                       f"{self.profile.urgent_query} {retrieval.query}", retrieval.top_dense)
         gap = None
         if retrieval is not None and not urgent:
-            names = (frozenset(self.retriever.document_names(query)) if self.components.on("named_document")
-                     else frozenset())
+            documents = self.retriever.named_documents(query) if self.components.on("named_document") else None
+            names = frozenset(self.retriever.document_names(query)) if documents is not None else frozenset()
             gap = self.answerability.gap(screened.question, query, [h.chunk for h in retrieval.hits], region,
-                                         document_names=names)
+                                         documents=documents, document_names=names)
         timings = {"screen": round(prepared_ms, 2), "retrieve": round((time.perf_counter() - started) * 1000, 2)}
         return Prepared(conv_id, new_id("m"), screened.redacted, query, region, retrieval, confidence, urgent,
                         screened.phi, screened.injection, follow, timings,
@@ -368,7 +370,8 @@ class Assistant:
                                                   common=self.answerability.common, profile=self.profile))
         quotes = [(p.sentence.chunk, p.sentence.text) for p in picked]
         # sibling manuals answering one question differently: the other's sentence is quoted beside, and said
-        other = self._differing(picked, hits, prepared.query) if picked and not superseded else None
+        other = self._differing(picked, hits, prepared.query, prepared.region) if picked and not superseded \
+            else None
         if other is not None:
             quotes.append(other)
         citations, sentences = cite(quotes)
@@ -382,7 +385,8 @@ class Assistant:
         if carried:  # "what's their email?": the department of the earlier answer, the kind asked for
             routed = [carried, *[r for r in routed if r.department != carried.department]][:2]
         routed = verify_contacts(routed, self.snapshot)
-        text = self._verified(self._write(prepared, sentences, citations, routed))
+        # a writer's answer would lose the label that the documents differ: the quoted one stands then
+        text = self._verified(self._write(prepared, sentences, citations, routed, rewrite=other is None))
         top = hits[0].chunk
         intro = "Urgent: act now. " if prepared.urgent else ""
         if superseded:
@@ -395,12 +399,14 @@ class Assistant:
         return {**base, "answer": intro + text, "citations": citations, "contacts": [r.to_dict() for r in routed],
                 "abstained": False, "category": self.profile.category((top.doc_title, top.section))}
 
-    def _differing(self, picked: Sequence[Picked], hits: Sequence[Hit], query: str) -> tuple[Chunk, str] | None:
+    def _differing(self, picked: Sequence[Picked], hits: Sequence[Hit], query: str,
+                   region: str | None = None) -> tuple[Chunk, str] | None:
         """A sentence of another document among the top passages that says what the answer's first sentence says
         but with other numbers (a sibling manual's 180 days against this one's 90): close in meaning
         (``DIFFERS_SIMILARITY``) and in words (``DIFFERS_WORDS``), a number of each printed where the other has
-        another. Not when the question names which documents it is about, nor for a superseded edition (the
-        current one answers; the old one is quoted when asked for)."""
+        another. Not when the question names which documents it is about, nor from another region's document
+        than the question's, nor from a superseded edition (the current one answers; the old one is quoted when
+        asked for), nor a sentence the answer quotes already."""
         vectors: SentenceVectors | None = self.sentence_vectors  # None: a test's assistant without them
         if vectors is None or not self.components.on("named_document") or len(self.retriever.documents) < 2 \
                 or self.retriever.named_documents(query) is not None:
@@ -411,10 +417,15 @@ class Assistant:
         lead_vector = vectors.get(lead.text)
         if not numbers or lead_vector is None:
             return None
+        quoted = {p.sentence.text for p in picked}
         for h in hits[:DIFFERS_DEPTH]:
-            if h.chunk.doc_id == lead.chunk.doc_id or h.chunk.status == "superseded":
+            chunk_region = self.profile.region_of(h.chunk)
+            if h.chunk.doc_id == lead.chunk.doc_id or h.chunk.status == "superseded" \
+                    or (region and chunk_region and chunk_region != region):
                 continue
             for text in quotable_sentences(h.chunk.text):
+                if text in quoted:
+                    continue
                 other = set(_DIGITS.findall(text))
                 if not other - numbers or not numbers - other:  # a number in place of another, not one added
                     continue
@@ -494,11 +505,11 @@ class Assistant:
         return " ".join(kept)
 
     def _write(self, prepared: Prepared, sentences: list[str], citations: list[dict[str, Any]],
-               routed: list[Routed]) -> str:
+               routed: list[Routed], rewrite: bool = True) -> str:
         extractive = " ".join(sentences)
         if routed:
             extractive += " " + contact_line(routed, prepared.question)
-        if self.writer is None:
+        if self.writer is None or not rewrite:
             return extractive
         sources = [Source(c["n"], c["section"], self.snapshot.chunks[c["chunk_id"]].text) for c in citations]
         try:

@@ -188,6 +188,7 @@ def test_the_kind_of_answer_asked_for_and_the_kind_a_passage_gives():
     assert given_kinds("Representatives are available Monday through Friday from 7 A.M. to 7 P.M.") == {"time"}
     assert given_kinds("The line is open 8am-5pm.") == {"time"}
     assert given_kinds("Send it to the PM coordinator.") == set()
+    assert given_kinds("Use form 2 AM or PM; we pay on Friday.") == set()  # a clock time alone is not a desk's hours
 
 
 @pytest.mark.parametrize("question, asks", [
@@ -710,6 +711,8 @@ def test_everyday_phrases_add_the_manuals_words(question, words):
     ("what do we tell the patient", "notify"),
     ("can we let a biller go for coding errors", "retaliation"),  # no report made
     ("mom asking how to get her teen assessed", "immediate family"),  # a parent asking, not one's own relative
+    ("can a parent consent for their child", "immediate family"),
+    ("our family practice clinic", "immediate family"),
 ])
 def test_everyday_phrases_do_not_fire_on_lookalikes(question, words):
     assert words not in lay_expansion(question)
@@ -850,7 +853,7 @@ def _sibling_manuals(tmp_path: Path) -> Path:
             f"status of a claim in {system}. {_SHARED_TEXT['claims']}\n\n## Timely Filing\n\nA claim must arrive "
             f"within {days} days of the date of service, or it is denied as late. {_SHARED_TEXT['filing']}\n\n"
             f"## Referrals\n\nA referral from the member's primary care provider is needed before a specialist "
-            f"visit. Referrals stay valid for one year. {_SHARED_TEXT['referrals']}\n",
+            f"visit. Referrals stay valid for 12 months. {_SHARED_TEXT['referrals']}\n",
             encoding="utf-8")
     return corpus
 
@@ -882,5 +885,5 @@ def test_a_name_only_one_document_prints_answers_from_that_document(tmp_path, re
     assert answer["answer"].startswith("The documents differ on this.")
     assert "90 days" in answer["answer"] and "180 days" in answer["answer"]
     assert {c["doc_id"] for c in answer["citations"]} == {hmo, ppo}
-    same = bot.ask("how long does a referral stay valid?")["answer"]  # both say one year: nothing differs
-    assert "one year" in same and "differ" not in same
+    same = bot.ask("how long does a referral stay valid?")["answer"]  # both say 12 months: nothing differs
+    assert "12 months" in same and "differ" not in same
