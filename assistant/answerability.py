@@ -96,11 +96,12 @@ def region_tokens(text: str, profile: PlanProfile = NEUTRAL) -> set[str]:
     return {t for name in profile.region_names(text) for t in domain_tokens(name)}
 
 
-# Words that say how a question asks ("how many days do we have"), not what it is about.
+# Words that say how a question asks ("how many days do we have", "days after the visit", "before they won't pay"),
+# not what it is about.
 FRAME_WORDS = frozenset(domain_tokens(
     "many much long need needs get gets take takes have has every each per within time limit days hours minutes "
     "weeks months years mins hrs wks mos yrs day hour minute week month year min hr wk mo yr calendar business "
-    "working more total extra additional full deadline timeframe notice due"))
+    "working more total extra additional full deadline timeframe notice due before after"))
 _UNIT_GIVEN = {unit: re.compile(rf"\b{NUMBER_WORD}[- ]?(\(\d+\)\s*)?(calendar |business |working |full )?{unit}s?\b",
                                 re.IGNORECASE)
                for unit in ("minute", "hour", "day", "week", "month", "year")}

@@ -144,6 +144,9 @@ def test_a_questions_focus_leaves_out_its_frame_its_region_and_the_corpus_common
     assert checks.focus("whats the deadline, how long do we have to hang on to charts?") & {
         "timeframe", "within", "deadline", "days"} == set()
     assert checks.focus("how many hours of EPSDT training?") >= {"epsdt", "train"}  # a program, not a region
+    # "days after the date of service", "before the plan won't pay": when, not what about
+    assert checks.focus("how many days after dos do we have to get claims in before they wont pay") & {
+        "after", "before"} == set()
 
 
 def test_a_follow_up_is_checked_with_the_earlier_turns_question():
