@@ -343,7 +343,7 @@ class Answerability:
                 if about or stated_in is top:
                     stated = self._stated(about, given, stated_in)  # True when there is nothing to look for
                 else:  # only the name was asked about: any value those documents' passages state
-                    stated = any(given.search(x) for c in stated_in for x in quotable_sentences(c.text))
+                    stated = any(states(given, x) for c in stated_in for x in quotable_sentences(c.text))
                 if not stated and not any(k == kind and _shares(about, words) for k, words in self.directory):
                     return Gap("stated", kind)
         # after the amount: "how much does the plan pay for X" asks for money
@@ -394,7 +394,7 @@ class Answerability:
         for chunk in evidence:
             headings = set(domain_tokens(" ".join(chunk.heading_path)))
             for sentence in quotable_sentences(chunk.text):
-                if given.search(sentence) and _shares(focus, headings | set(domain_tokens(sentence))):
+                if states(given, sentence) and _shares(focus, headings | set(domain_tokens(sentence))):
                     return True
         return False
 
@@ -466,6 +466,15 @@ def proper_names(text: str, share: float = 0.9, least: int = 2) -> frozenset[str
             if word[0].isupper():
                 upper[token] = upper.get(token, 0) + n
     return frozenset(t for t, n in upper.items() if n >= least and n >= share * total[t] and t not in STOPWORDS)
+
+
+# a web address: "%20" in one is an encoded space, not a percentage, and its digits are no amount or time
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+
+
+def states(given: re.Pattern[str], sentence: str) -> bool:
+    """Whether a sentence states a value of the kind ``given`` matches, outside any web address it prints."""
+    return bool(given.search(_URL.sub(" ", sentence)))
 
 
 def _shares(focus: set[str], tokens: set[str]) -> bool:

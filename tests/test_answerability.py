@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answerability import Answerability, proper_names
+from assistant.answerability import _MONEY_GIVEN, Answerability, proper_names, states
 from assistant.index import IndexSnapshot
 from assistant.profile import PlanProfile
 from assistant.safety import screen
@@ -255,3 +255,18 @@ def test_an_organisation_is_named_in_the_questions_own_words_not_by_a_month_or_a
     assert checks.organisations("fax # for the july admits", {"july"}) == set()  # a month
     assert checks.organisations("fax # for auth requests pls", {"pls"}) == set()  # please, unless "PLS"
     assert checks.organisations("whats the fax for that line", {"liberty"}) == set()  # an earlier turn's name
+
+
+def test_a_web_address_states_no_value():
+    """A reference's link ("...Newsletters/December%202023%20...") printed no percentage: a money question whose
+    passages state an amount only there was answered."""
+    assert not states(_MONEY_GIVEN, "Newsletter, December 2023, https://example.org/News%20Letters/May%202023%20x.pdf.")
+    assert not states(_MONEY_GIVEN, "See www.example.org/rates/50%25-off for the notice.")
+    assert states(_MONEY_GIVEN, "Two surgeons are each paid at 62.5% of the fee schedule (see https://example.org).")
+    checks = Answerability("Pharmacy claims. Newsletter at https://example.org/a%20b/2023%20c.pdf. Pharmacy claims.")
+    link = _chunk(9, "Pharmacy billing is explained in the Newsletter, "
+                     "https://example.org/Pharmacy%20Billing/2023%20issue.pdf.")
+    gap = checks.gap("how much is the pharmacy dispensing fee? need the dollar amt",
+                     "how much is the pharmacy dispensing fee? need the dollar amt", [link])
+    assert gap is not None and gap.reason == "stated"
+
