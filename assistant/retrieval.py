@@ -200,12 +200,12 @@ class HybridRetriever:
     def search(self, query: str, *, k: int = 10, region: str | None = None, old_edition: bool | None = None,
                boost_docs: Iterable[str] = (), boost_sections: Iterable[tuple[str, str]] = (),
                exclude_superseded: bool = False, also_embed: str | None = None,
-               asking: str | None = None) -> Retrieval:
+               asking: str | None = None, names: set[str] | None = None) -> Retrieval:
         """The top ``k`` chunks (then the rest of the candidates). ``boost_docs`` and ``boost_sections`` (doc id,
         section) are what the previous answer cited, preferred for a follow-up. ``also_embed`` is a second
         text to embed in the same pass as the query (the answerer compares the question with sentences). ``asking``
         is the text that says what kind of answer is wanted (a follow-up's own words, not the topic it carries
-        over); by default the query."""
+        over); by default the query. ``names``: the query's ``document_names``, when the caller has them."""
         expanded = self.vocabulary.expand(query, components=self.components)
         wants_old = wants_old_edition(query) if old_edition is None else old_edition
         vectors = embed_queries(self.embedder, [expanded] if also_embed is None else [expanded, also_embed])
@@ -222,7 +222,8 @@ class HybridRetriever:
         near = set(boost_sections)
         define = bool(_DEFINITION_ASKED.search(query))
         asked = asked_kinds(query if asking is None else asking)
-        named = self.named_documents(query) if self.components.on("named_document") else None
+        named = self.documents_of(self.document_names(query) if names is None else names) \
+            if self.components.on("named_document") else None
         fused: list[Hit] = []
         for cid in set(dense_rank) | set(lexical_rank) | set(sentence_rank):
             chunk = self.snapshot.chunks[cid]
@@ -250,8 +251,12 @@ class HybridRetriever:
         """The documents a text names: those printing every name it uses that some documents do not print
         ("claims in <a claims system one manual names>" is about the documents that print that name). None when it
         uses no such name, or names that no one document prints together (no document is named then)."""
+        return self.documents_of(self.document_names(text))
+
+    def documents_of(self, names: set[str]) -> frozenset[str] | None:
+        """The documents printing every one of ``names`` (``document_names`` of a text), or None."""
         named: frozenset[str] | None = None
-        for t in self.document_names(text):
+        for t in names:
             named = self._printed_in[t] if named is None else named & self._printed_in[t]
         return named or None
 

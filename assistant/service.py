@@ -107,6 +107,7 @@ class Prepared:
     question_vector: np.ndarray | None = None  # the question's own words, for choosing answer sentences
     gap: Gap | None = None  # what the question asks for that the sources lack
     previous_answer: str = ""  # the answer text of the turn a follow-up leans on
+    documents: frozenset[str] | None = None  # the ones a name in the question says it is about (named_document)
 
 
 class ApprovedAnswers(Protocol):
@@ -262,13 +263,17 @@ class Assistant:
         retrieval = None
         question_vector = None
         confidence = Confidence(0.0, 0.0)
+        # names only some documents print, read once: they rank, guard and introduce the answer
+        names = self.retriever.document_names(query) if self.components.on("named_document") else set()
+        documents = self.retriever.documents_of(names)
         if screened.question.strip() and len(plain_tokens(screened.question)) > 0:
             old = wants_old_edition(screened.question, history[-1].resolved_query if follow else "")
             # A follow-up's own words ("what's their email?") lack the topic: their meaning would pull in any
             # sentence about e-mail, so its sentences are chosen by words and rank alone.
             own_words = None if follow else screened.question.replace("[redacted]", " ")
             retrieval = self.retriever.search(query, k=10, region=region, boost_docs=boost, boost_sections=near,
-                                              old_edition=old, also_embed=own_words, asking=screened.question)
+                                              old_edition=old, also_embed=own_words, asking=screened.question,
+                                              names=names)
             question_vector = retrieval.also_vector
             if follow and len(plain_tokens(screened.question)) >= 3 and self.components.on("follow_up_merge"):
                 # the later turn may have moved on: its own words get a say beside the carried topic
@@ -283,15 +288,14 @@ class Assistant:
                                       f"{self.profile.urgent_query} {retrieval.query}", retrieval.top_dense)
         gap = None
         if retrieval is not None and not urgent:
-            documents = self.retriever.named_documents(query) if self.components.on("named_document") else None
-            names = frozenset(self.retriever.document_names(query)) if documents is not None else frozenset()
             gap = self.answerability.gap(screened.question, query, [h.chunk for h in retrieval.hits], region,
-                                         documents=documents, document_names=names)
+                                         documents=documents,
+                                         document_names=frozenset(names) if documents else frozenset())
         timings = {"screen": round(prepared_ms, 2), "retrieve": round((time.perf_counter() - started) * 1000, 2)}
         return Prepared(conv_id, new_id("m"), screened.redacted, query, region, retrieval, confidence, urgent,
                         screened.phi, screened.injection, follow, timings,
                         list(history[-1].answer.get("contacts", [])) if follow else [], question_vector, gap,
-                        str(history[-1].answer.get("answer", "")) if follow else "")
+                        str(history[-1].answer.get("answer", "")) if follow else "", documents)
 
     def _topical(self, word: str) -> bool:
         """Whether a question word names a topic: a word of the documents that few passages use and everyday
@@ -370,8 +374,7 @@ class Assistant:
                                                   common=self.answerability.common, profile=self.profile))
         quotes = [(p.sentence.chunk, p.sentence.text) for p in picked]
         # sibling manuals answering one question differently: the other's sentence is quoted beside, and said
-        other = self._differing(picked, hits, prepared.query, prepared.region) if picked and not superseded \
-            else None
+        other = self._differing(picked, hits, prepared) if picked and not superseded else None
         if other is not None:
             quotes.append(other)
         citations, sentences = cite(quotes)
@@ -393,14 +396,13 @@ class Assistant:
             intro += f"From the superseded {top.edition or 'earlier'} edition ({top.doc_title}): "
         elif citations and on("named_document") and other is None:
             # sibling manuals answer differently: the one a name in the question chose is said
-            named = self.retriever.named_documents(prepared.query)
+            named = prepared.documents
             if named is not None and len(named) == 1 and {c["doc_id"] for c in citations} <= named:
                 intro += f"From {citations[0]['doc_title']}: "
         return {**base, "answer": intro + text, "citations": citations, "contacts": [r.to_dict() for r in routed],
                 "abstained": False, "category": self.profile.category((top.doc_title, top.section))}
 
-    def _differing(self, picked: Sequence[Picked], hits: Sequence[Hit], query: str,
-                   region: str | None = None) -> tuple[Chunk, str] | None:
+    def _differing(self, picked: Sequence[Picked], hits: Sequence[Hit], prepared: Prepared) -> tuple[Chunk, str] | None:
         """A sentence of another document among the top passages that says what the answer's first sentence says
         but with other numbers (a sibling manual's 180 days against this one's 90): close in meaning
         (``DIFFERS_SIMILARITY``) and in words (``DIFFERS_WORDS``), a number of each printed where the other has
@@ -409,8 +411,9 @@ class Assistant:
         asked for), nor a sentence the answer quotes already."""
         vectors: SentenceVectors | None = self.sentence_vectors  # None: a test's assistant without them
         if vectors is None or not self.components.on("named_document") or len(self.retriever.documents) < 2 \
-                or self.retriever.named_documents(query) is not None:
+                or prepared.documents is not None:
             return None
+        region = prepared.region
         lead = picked[0].sentence
         numbers = set(_DIGITS.findall(lead.text))
         words = set(_LETTERS.findall(lead.text.lower()))
@@ -432,8 +435,8 @@ class Assistant:
                 theirs = set(_LETTERS.findall(text.lower()))
                 if len(words & theirs) < DIFFERS_WORDS * len(words | theirs):
                     continue
-                vector = vectors.get(text)
-                if vector is not None and _cosine(lead_vector, vector) >= DIFFERS_SIMILARITY:
+                similarity = vectors.similarity(lead_vector, text)  # both unit vectors: their cosine
+                if similarity is not None and similarity >= DIFFERS_SIMILARITY:
                     return h.chunk, text
         return None
 
@@ -522,10 +525,6 @@ class Assistant:
             log.warning("LLM answer rejected (%d grounding problem(s)); using the extractive answer", len(problems))
             return extractive
         return written
-
-
-def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(a @ b / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
 
 
 def _values(r: Routed, question: str = "") -> str:
