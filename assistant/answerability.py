@@ -64,6 +64,41 @@ def _from_elsewhere(plan_names: Sequence[str]) -> re.Pattern[str]:
 # a billing code (CPT, HCPCS, CPT category II or III, ICD-10), as typed: "H0005" or "h0005"
 _CODE = re.compile(r"(?<![\w$./-])(\d{5}|[A-HJ-NP-Z]\d{4}|\d{4}[FT]|[A-TV-Z]\d{2}\.\d{1,4})(?![\w/-])", re.IGNORECASE)
 
+# an identifier a question names beside what it is: "modifier 66", "the JZ modifier", "region 3", "form 1500",
+# "revenue code 0450", "bill type 131", "place of service 02" (the word before or after, the identifier itself)
+_IDENTIFIER = re.compile(
+    r"\b(?P<label>modifier|mod|region|form|revenue code|rev code|condition code|occurrence code|value code|bill type|"
+    r"type of bill|place of service|pos)\s*#?\s*(?P<ident>(?-i:[A-Z]{2}|[A-Z]?\d[A-Z\d]?)|\d{1,4}|[ivx]{1,4})(?![\w/-])"
+    r"|(?<![\w-])(?P<ident2>(?-i:[A-Z]{2}|[A-Z]?\d[A-Z\d]?)|\d{2})\s+(?P<label2>modifier)\b",
+    re.IGNORECASE)
+
+
+def _identifiers(question: str) -> list[tuple[str, str]]:
+    """The identifiers a question names, with the word saying what each is (see ``_IDENTIFIER``), and the billing
+    codes it gives."""
+    found = [(m.group("label") or m.group("label2"), m.group("ident") or m.group("ident2"))
+             for m in _IDENTIFIER.finditer(question)]
+    return found + [("code", m.group(1)) for m in _CODE.finditer(question)]
+
+
+_LABELS = {"mod": "modifier", "rev code": "revenue code", "pos": "place of service", "type of bill": "bill type"}
+_LABEL_SPELLINGS = {"modifier": r"mod(?:ifier)?s?", "revenue code": r"rev(?:enue)? codes?",
+                    "place of service": r"(?:place of service|pos)(?: codes?)?",
+                    "bill type": r"(?:bill types?|types? of bill)"}
+
+
+def _printed(label: str, ident: str) -> re.Pattern[str]:
+    """Where a passage prints the identifier as the same kind of thing: "Modifier 66", "JW and JZ modifiers",
+    "Region 3"; a billing code anywhere ("3" of a numbered list is not region 3)."""
+    ident_re = rf"(?<![\w.-]){re.escape(ident)}(?![\w-])"
+    if label == "code":
+        return re.compile(ident_re, re.IGNORECASE)
+    name = _LABELS.get(label.lower(), label.lower())
+    said = _LABEL_SPELLINGS.get(name, re.escape(name) + "s?")
+    return re.compile(rf"\b{said}\W+(?:[\w-]+\W+){{0,4}}?{ident_re}|{ident_re}\W+(?:[\w-]+\W+){{0,3}}?{said}\b",
+                      re.IGNORECASE)
+
+
 _MONEY_ASKED = re.compile(
     r"\bhow much\b(?!\s+(time|longer|notice|warning|earlier|later|advance|lead))"
     r"(?=.*\b(pay|paid|payment|reimburs\w*|cost|fee|rate|charge|owe|interest|money|amount|worth|price|dollars?)\b)"
@@ -71,7 +106,12 @@ _MONEY_ASKED = re.compile(
     r"|\b(payment|reimbursement|fee) (rate|amount)s?\b"
     r"|\$\s*(?=[a-z])"  # "the $ cutoff", "how much $"
     r"|\b(dollars?|\$)\s*(amount\s+)?(cut-?off|threshold|limit)s?\b"
-    r"|\b(malpractice|liability)\s+((insurance|coverage)\s+)?(limits?|minimums?)\b",
+    r"|\b(malpractice|liability)\s+((insurance|coverage)\s+)?(limits?|minimums?)\b"
+    # "is there an application fee ..., how much is it", "the PMPM dollar amount", "what copay do we collect", "do
+    # they pay us interest", "what rate"
+    r"|\b(fee|charge|premium)s?\b.{0,80}\bhow much\b"
+    r"|\bdollar (amount|figure|value)s?\b|\bwhat (co-?pay\w*|rate|premium)s?\b"
+    r"|\b(pay|paid|owe|get)s?\s+(us\s+|you\s+|them\s+|providers?\s+)?interest\b",
     re.IGNORECASE)
 # "what's the dental fee schedule": its rates, or at least which schedule applies to what the question names
 _FEE_SCHEDULE_ASKED = re.compile(r"\bwhat(?:'s|s| is| are)\s+(?:the\s+|your\s+)?(?:[\w'-]+\s+){0,3}"
@@ -161,6 +201,9 @@ _VALUES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                          r"|\b\w+(?:'s|s') (?:\w+ ){0,2}hours\b", re.IGNORECASE),
               re.compile(r"\b\d{1,2}(?::\d\d)?\s?(?:a\.?m\.?|p\.?m\.?)|\b(?:monday|mon)\b.{0,15}\b(?:friday|fri)\b|"
                          r"\b24/7\b|\b24 hours a day\b", re.IGNORECASE)),
+    # "when is the next PERM audit year": a year printed ("in 2026", "FY 2025"; not the year of a law cited)
+    "year": (re.compile(r"\b(?:what|which|next)\s+(?:[\w'-]+\s+){0,4}?year\b", re.IGNORECASE),
+             re.compile(r"(?<![\d/.(-])(?:19|20)\d\d(?![\d/.)-])")),  # "(2010)" dates a cited law
     "size": (re.compile(r"\b(?:file|attachment|upload) size\b|\bhow (?:big|large) (?:can|may|is)\b"
                         r"|\b(?:mb|megabytes?)\b", re.IGNORECASE),
              re.compile(r"\b\d+(?:\.\d+)?\s?(?:kb|mb|gb|megabytes?|kilobytes?)\b", re.IGNORECASE)),
@@ -170,8 +213,9 @@ _VALUES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                re.compile(rf"\b{_EDI_ID}\s*(?:is|of|:|#|-|=|\|)?\s*[(\"“]?(?-i:(?=[A-Z0-9]*\d)[A-Z0-9]{{3,15}})\b",
                           re.IGNORECASE)),
 }
-VALUE_NAMES = {"amount": "payment amount or rate", "duration": "time limit", "fax": "fax number",
-                "phone": "phone number", "email": "e-mail address", "hours": "opening hours", "size": "size limit",
+VALUE_NAMES = {"count": "number of the things you asked about", "amount": "payment amount or rate",
+               "duration": "time limit", "fax": "fax number", "phone": "phone number", "email": "e-mail address",
+               "hours": "opening hours", "size": "size limit", "year": "year",
                "edi_id": "electronic claims identifier"}
 
 # An insurer other than the deploying plan (generic knowledge of large US payers): the manual answers for its own
@@ -182,8 +226,11 @@ _PAYER = re.compile(r"\b(blue cross|blue shield|bcbs\w*|anthem|aetna|cigna|human
 # the payer is what the question asks about ("does aetna require", "aetna's limit", "the limit for aetna"), not
 # a member's other coverage ("also has aetna thru work", "aetna is primary")
 _PAYER_ASKED_BEFORE = re.compile(r"\b(?:does|do|will|would|can|could|for|under|per)\s+(?:the\s+)?$", re.IGNORECASE)
-_PAYER_ASKED_AFTER = re.compile(r"(?:\s+of\s+\w+)?(?:'s|s'|’s)?\s+(?:(?:still|also|even|actually)\s+)?"
-                                r"(?:require|need|want|pay|cover|allow|accept|reimburse|deny|denie|limit)",
+_PAYER_ASKED_AFTER = re.compile(r"(?:\s+of\s+\w+)?(?:(?:'s|s'|’s)?\s+(?:(?:still|also|even|actually)\s+)?"
+                                r"(?:require|need|want|pay|cover|allow|accept|reimburse|deny|denie|limit)"
+                                # "blue cross of X, what's their filing limit"
+                                r"|\s*[,;-]\s*(?:so\s+)?(?:what(?:'s|s| is| are)?|how \w+(?: is| are| do| does)?)\s+"
+                                r"(?:their|its)\b)",
                                 re.IGNORECASE)
 # a writing task with its object named: "write our appeal letter", "draft an email to the plan"
 _WRITE = re.compile(r"\b(?:write|draft|compose)\s+(?:(?:me|us)\s+)?(?:a|an|our|my|the|this|that)\s+(?:[\w-]+\s+){0,3}?"
@@ -207,7 +254,8 @@ _THING_ENDS = re.compile(r"\s+(?:for|when|if|in|at|under|on|with|by|to|after|bef
 class Gap:
     """Why the sources cannot answer: a short label for staff and the words a provider reads."""
 
-    reason: str  # amount | address | duration | code | place | name | coverage | request | off_topic | stated
+    # amount | address | duration | code | unfound | program | place | name | coverage | request | off_topic | stated
+    reason: str
     detail: str
 
     def explain(self) -> str:
@@ -219,6 +267,8 @@ class Gap:
             "duration": (f"the passages on this topic give no number of {self.detail}s for it" if self.detail
                          else "the passages on this topic give no time limit for it"),
             "code": "no document mentions the code you gave",
+            "unfound": "the passages on this topic do not mention the code or number you gave",
+            "program": "the passages on this topic do not mention the program or organisation you named",
             "place": "they do not cover the state or program you named",
             "name": "no document mentions the name you gave",
             "coverage": "no document mentions the service you asked about, so they cannot say whether it is covered",
@@ -252,6 +302,8 @@ class Answerability:
         self.zipf = zipf
         zipf("the")  # loads the word list now (0.4 s), not during the first question that needs it
         self.places_known = {s for s in US_STATES if re.search(rf"\b{s}\b", self.corpus_lower)}
+        self.place_tokens = frozenset(t for s in US_STATES for t in domain_tokens(s))
+        self.phrases = proper_phrases(corpus_text)
         # the names the corpus prints (``proper_names``; computed here unless given)
         self.proper = (proper_names(corpus_text) if proper is None else proper) - common
         # a question's evidence: the passages an answer would quote from (a two-part question's second
@@ -281,6 +333,14 @@ class Answerability:
                 question[m.end():])
             if asked_about and m.group(1).lower() not in self.corpus_lower:
                 return Gap("place", m.group(1))
+        if on("check_identifier"):
+            # "what % does each surgeon get with modifier 66", "the phone number for the rep in region 3": passages
+            # found that never print the modifier or region answer for another one
+            top_text = [f"{' '.join(c.heading_path)} {c.text}" for c in evidence[: self.evidence_depth]]
+            for label, ident in _identifiers(question):
+                at = _printed(label, ident)
+                if not any(at.search(t) for t in top_text):
+                    return Gap("unfound", f"{label} {ident}")
         name = self.unknown_name(question) if on("check_name") else None
         if name:
             return Gap("name", name)
@@ -321,10 +381,20 @@ class Answerability:
             # a word on the unit ("SNF days", "CME hours") names exactly what is counted
             if not self.stated_about(own_unit.group(1) or question, _UNIT_GIVEN[asked], top, fallback=question):
                 return Gap("duration", asked)
+        counted = _COUNT_ASKED.search(question) if on("check_count") and not own_unit else None
+        if counted and not self._counted(counted.group("noun"), top):
+            return Gap("stated", "count")
+        if on("check_program") and any(asked.search(question) for asked, _ in _VALUES.values()):
+            # "the timely filing limit for <the dental program>": the passages found give a limit, but none of them
+            # names the program the documents print elsewhere, so the limit is someone else's
+            program = self.unseen_program(question, top)
+            if program:
+                return Gap("program", program)
         if on("check_stated"):
             # the focus of the question as resolved ("how long does it take" carries its topic from the turn
             # before), in the words some document uses ("usually" is how a provider asks, not what about)
-            focus = self.focus(query) & self.corpus_tokens
+            whole = self.focus(query) & self.corpus_tokens
+            focus = (self.focus(_main_clause(query)) & self.corpus_tokens) or whole
             for kind, (asked_pattern, given) in _VALUES.items():
                 if not asked_pattern.search(question) or not focus:
                     continue
@@ -332,7 +402,7 @@ class Answerability:
                 # desk's number printed beside the question's other words does not answer it
                 named = focus - _VALUE_WORDS  # "fax" in "the fax number for X" names the value, not what about
                 stated_in = top
-                if kind not in _CONTACT_KINDS and documents is not None and named & document_names:
+                if kind not in _CONTACT_KINDS and documents is not None and whole & document_names:
                     # "the filing limit for claims in <a system one manual names>": the name says which documents;
                     # their passages need not repeat it, but it must be theirs that state the value (a desk's
                     # number asked for by its name must still be printed beside that name)
@@ -352,6 +422,19 @@ class Answerability:
             return Gap("coverage", thing)
         return None
 
+    def _counted(self, noun: str, evidence: Sequence[Chunk]) -> bool:
+        """Whether a sentence of the evidence prints a number of ``noun`` ("three (3) units", "six-line items",
+        "30 clients" for patients: people are counted under any of the words manuals use for them)."""
+        words = {t for t in domain_tokens(self.vocabulary.expand(noun, phrases=False))} | set(domain_tokens(noun))
+        if words & _PEOPLE:
+            words |= _PEOPLE
+        for chunk in evidence:
+            for sentence in quotable_sentences(chunk.text):
+                for m in _NUMBER_THEN.finditer(sentence):
+                    if set(domain_tokens(m.group("after"))) & words:
+                        return True
+        return False
+
     def organisations(self, question: str, focus: set[str]) -> set[str]:
         """The ``focus`` tokens that name an organisation, program or system in the question's own words (not an
         earlier turn's): words the documents capitalise, that English uses little ("Noridian", "Liberty", not
@@ -359,6 +442,24 @@ class Answerability:
         own = {t: w.split("'")[0] for w in _WORD.findall(question) for t in domain_tokens(w)}  # token -> word
         return {t for t in focus & self.proper & own.keys() if self.zipf(own[t].lower()) < EVERYDAY_NAME
                 and (len(t) > 3 or own[t].isupper())}
+
+    def unseen_program(self, question: str, evidence: Sequence[Chunk]) -> str | None:
+        """A name of several capitalised words the corpus prints (a program, an organisation: "Healthy
+        Connections", "Idaho Smiles") that the question uses whole, in any case, and no passage of the evidence
+        names (its words other than a state's or the corpus's commonest)."""
+        words = [w.lower() for w in _WORD.findall(question)]
+        named = [" ".join(words[i:i + n]) for n in (2, 3, 4) for i in range(len(words) - n + 1)
+                 if " ".join(words[i:i + n]) in self.phrases]
+        if not named:
+            return None
+        seen: set[str] = set()
+        for c in evidence:
+            seen |= set(domain_tokens(" ".join(c.heading_path))) | set(domain_tokens(c.text))
+        for phrase in named:
+            own = set(domain_tokens(phrase)) - self.common - self.place_tokens
+            if own and not all(_shares({w}, seen) for w in own):
+                return phrase
+        return None
 
     def unknown_service(self, question: str) -> str | None:
         """What a question asks to be covered or paid for ("is acupuncture covered?"), when a word of it is in
@@ -444,11 +545,61 @@ class Answerability:
         return any(v in self.vocabulary.words for v in _variants(part)) or self.zipf(part) >= 3.0
 
 
+# "how many take home methadone doses can a client get": a number of the thing counted (the first plural after
+# "how many"), which no number of other things answers ("30 clients", "every 90 days"); times, ways and units of
+# time are asked elsewhere or answered in other words ("how many times" by "three attempts")
+_COUNT_ASKED = re.compile(
+    r"\bhow many\s+(?!(?:times?|ways?|more|of|do|does|did|can|could|will|would|should|are|is|have|has|must|may|we|i|"
+    r"you|they|he|she|it)\b)(?:[a-z][\w'-]*\s+){0,3}?(?P<noun>(?!(?:does|this|plus|less|unless|was|has|yes)\b)"
+    r"[a-z][\w-]*[^\Ws]s)\b", re.IGNORECASE)
+_PEOPLE = frozenset(domain_tokens("patient patients pt pts member members client clients participant participants "
+                                  "recipient recipients individual individuals person persons people beneficiary "
+                                  "beneficiaries enrollee enrollees consumer consumers"))
+# a number and the few words after it: "three (3) units", "six-line items", "200 points per year"
+_NUMBER_THEN = re.compile(rf"\b{NUMBER_WORD}[- ]?(?:\(\d+\)\s*)?(?P<after>(?:[\w-]+\s+){{0,3}}[\w-]+)", re.IGNORECASE)
+# a condition after what is asked: "how many days do we have to file an appeal if the plan denies an auth" asks about
+# filing an appeal; a time printed about authorizations does not answer it
+_ASK = re.compile(r"\b(?:how|what|whats|which|who|whos|where|when)\b", re.IGNORECASE)
+# ("hear if the pt qualifies" is whether, not a condition)
+_TRAILING_CONDITION = re.compile(r"(?<!\bhear)(?<!\bknow)(?<!\bsee)(?<!\bcheck)(?<!\bask)(?<!\btell)(?<!\bout)"
+                                 r"(?<!\bsure)(?<!\bverify)(?<!\bconfirm)(?<!\bdetermine)(?<!\bdecide)(?<!\bwonder)(?<!\bwondering)"
+                                 r"[,\s]+\b(?:if|once|unless|in case)\b[^?.!;]*", re.IGNORECASE)
+
+
+def _main_clause(question: str) -> str:
+    """The question without a condition that follows what it asks."""
+    ask = _ASK.search(question)
+    if not ask:
+        return question
+    return question[: ask.end()] + _TRAILING_CONDITION.sub(" ", question[ask.end():])
+
+
+
+
+def proper_phrases(text: str, share: float = 0.9, least: int = 2) -> frozenset[str]:
+    """The names of two to four words a text writes with capitals in at least ``share`` of the places it uses them,
+    and at least ``least`` times, in lower case: programs and organisations ("Healthy Connections"), not a heading's
+    words ("What Medicaid Pays") that its sentences also use."""
+    words = _PLAIN_WORD.findall(_CLAUSE_END.sub(" | ", text))  # a name does not run across a full stop or colon
+    lower = [w.lower() for w in words]
+    capital = [w[0].isupper() for w in words]
+    # nor begin or end with a small word ("Claims For", "The Investigation")
+    spans = [(i, n) for n in (2, 3, 4) for i in range(len(words) - n + 1)
+             if "|" not in words[i:i + n] and lower[i] not in STOPWORDS and lower[i + n - 1] not in STOPWORDS]
+    written = Counter(" ".join(lower[i:i + n]) for i, n in spans if all(capital[i:i + n]))
+    candidates = {p for p, k in written.items() if k >= least}
+    used = Counter(p for p in (" ".join(lower[i:i + n]) for i, n in spans) if p in candidates)
+    return frozenset(p for p in candidates if written[p] >= share * used[p])
+
+
+_PLAIN_WORD = re.compile(r"[A-Za-z]+|\|")
+_CLAUSE_END = re.compile(r"[.!?:;()\[\]|]+(?:\s|$)|[()|]")
 _CONTACT_KINDS = frozenset(("phone", "fax", "email", "hours"))
 # a capitalised word this common in English is a month, a day or a title ("July" 5.2, "Department" 5.2), not an
 # organisation's name ("Liberty" 4.3, "Medicare" 3.9, "Noridian" 0)
 EVERYDAY_NAME = 4.5
-_VALUE_WORDS = frozenset(domain_tokens("fax phone telephone number e-mail email address hours"))
+_VALUE_WORDS = frozenset(domain_tokens("fax phone telephone number e-mail email address hours amount amounts dollar "
+                                       "dollars"))
 # a word not at the start of a sentence, nor inside an e-mail or web address ("@telligen.com"); a line of a PDF
 # may begin one (a table row naming a desk), and mostly continues a sentence wrapped there
 _CASED_WORD = re.compile(r"(?<![.!?]\s)(?<![\w'’@./-])([A-Za-z][A-Za-z'’-]{2,})(?![\w@]|\.\w)", re.MULTILINE)

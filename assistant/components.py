@@ -38,6 +38,11 @@ COMPONENTS: dict[str, str] = {
     "check_duration": "refuse a time question whose passages print no time (or none of the unit asked)",
     "check_coverage": "refuse 'is X covered' when no document names X",
     "check_payer": "refuse a question about another insurer's rules (a large US payer no document names)",
+    "check_identifier": "refuse a question naming a code, modifier, form or region number none of the passages found "
+                        "prints",
+    "check_program": "refuse a value asked about a program or organisation the documents name in several capitalised "
+                     "words when none of the passages found names it",
+    "check_count": "refuse 'how many <things>' when no passage found prints a number of those things",
     "check_stated": "refuse a value asked for (an amount, a time, a fax or phone number, an e-mail, opening hours, a "
                     "size) when no passage found states one about what the question names",
     "low_confidence": "refuse when retrieval confidence is under the calibrated threshold",

@@ -67,8 +67,8 @@ TEMPLATE_WORDS = frozenset(re.findall(r"[a-z0-9]+", " ".join([
     "The documents differ on this.",
     "(Approved by provider relations.)", "Contact: fax",
     "The sources give no phone number e-mail address fax number for",
-    *(Gap(reason, "day").explain() for reason in ("amount", "address", "duration", "code", "place", "name",
-                                                  "coverage", "request", "off_topic")),
+    *(Gap(reason, "day").explain() for reason in ("amount", "address", "duration", "code", "unfound", "program",
+                                                  "place", "name", "coverage", "request", "off_topic")),
     *(Gap("stated", kind).explain() for kind in VALUE_NAMES),
 ]).lower()))
 

@@ -36,11 +36,27 @@ RECRED = replace(_chunk(9, "Every practitioner is reviewed again at least every 
                  heading_path=("Credentialing", "Recredentialing"))
 REFUGEE = _chunk(10, "Refugees get up to eight months of medical assistance.")
 WORKERS_COMP = _chunk(11, "Workers' compensation claims are paid by the state's medical fee schedule.")
+TWO_SURGEONS = _chunk(16, "Services billed with modifier 62 (two surgeons) are paid at 62.5% of the fee schedule.")
+TEAM = replace(_chunk(17, "Surgical teams bill modifier 66."), heading_path=("Modifiers", "Modifier 66: Surgical Team"))
+ENROLL_LINE = _chunk(18, "1. Complete the form. 2. Call the enrollment unit at 1 (888) 528-5861. 3. Fax it in.")
+CLIENT_CAP = _chunk(19, "A physician may treat at most 30 clients in the first year. Take-home dosages follow clinic "
+                        "criteria.")
+DOSES = _chunk(20, "Clients who meet the criteria may receive up to two (2) take-home doses a week.")
+PAPER_FORM = _chunk(21, "The paper claim form holds six-line items; use a second form for more.")
+AUDITS = _chunk(22, "Payment error rate audits follow federal law, Public Law 111-204 (2010). Providers must send the "
+                    "records the review contractor asks for.")
+AUTH_REVIEW = _chunk(23, "A fourth authorization request within the last 12 months goes to clinical review. Appeals "
+                         "are heard by the appeals committee.")
+DECISION = _chunk(24, "Expect a decision within 5 business days after the paperwork arrives.")
+DENTAL = _chunk(25, "Dental care is run by Bright Smiles. Call Bright Smiles with dental questions.")
 # the bundled corpus's plan profile: its regions' names say where ("the medi-cal side"), the plan's name ("from
 # kp") is no place
 PROFILE = PlanProfile.read(Path(__file__).resolve().parents[1] / "corpus" / "profile.yaml")
 CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
-                                 for c in (FILING, REFERRAL, DME, SNF, ADMISSION, RECRED, REFUGEE)), profile=PROFILE)
+                                 for c in (FILING, REFERRAL, DME, SNF, ADMISSION, RECRED, REFUGEE, TWO_SURGEONS, TEAM,
+                                           ENROLL_LINE, CLIENT_CAP, DOSES, PAPER_FORM, AUDITS, AUTH_REVIEW, DECISION,
+                                           DENTAL)),
+                      profile=PROFILE)
 
 
 @pytest.mark.parametrize(("question", "evidence", "reason"), [
@@ -84,6 +100,22 @@ CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
     # an electronic-claims identifier named but not stated (an 837 form number is no payer ID)
     ("whats your payer id for 837P claims? setting up our clearinghouse",
      [_chunk(14, "Send 837P claims using the payer ID your clearinghouse supplies.")], "stated"),
+    # a modifier or region the passages found never print as one: they answer for another modifier or nothing
+    ("surgical team case billed w modifier 66, what % does each surgeon get", [TWO_SURGEONS], "unfound"),
+    ("phone number for the enrollment rep in region 3?", [ENROLL_LINE], "unfound"),  # "3." numbers a step
+    # a number of other things than those counted ("30 clients" for doses)
+    ("how many take home methadone doses can a client get for weekends", [CLIENT_CAP], "stated"),
+    # money asked before "how much", as a copay, as interest: none printed
+    ("is there an application fee to enroll as a new supplier, how much is it", [REFERRAL], "amount"),
+    ("if a clean claim goes past 30 days do they pay us interest on it", [FILING], "amount"),
+    ("what copay do we collect for outpatient visits", [REFERRAL], "amount"),
+    ("pts primary is blue cross, whats their timely filing limit", [FILING], "place"),  # another payer's limit
+    # a year asked; the year of a law cited is not when the next audit is
+    ("when is the next payment error rate audit year, want our records ready", [AUDITS], "stated"),
+    # the condition after what is asked ("if the plan denies an auth") is not what the time must be about
+    ("how many months do we have to file an appeal if the plan denies an auth", [AUTH_REVIEW], "stated"),
+    # a program the documents name (in capitals) that no passage found names: their limit is another's
+    ("timely filing limit for bright smiles dental claims?", [FILING], "program"),
 ])
 def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidence, reason):
     gap = CHECKS.gap(question, question, evidence)
@@ -131,6 +163,17 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("whats the fee schedule for workers comp claims?", [WORKERS_COMP]),  # the one named for what is asked
     ("are vaccines covered for children?", [REFERRAL]),  # office words for the manual's "immunizations"
     ("does oregon make us recredential every 36 months?", [RECRED]),  # the region's time is about it
+    ("what % does each surgeon get paid with modifier 62", [TWO_SURGEONS]),
+    ("do we bill modifier 66 for a surgical team?", [TEAM]),  # printed in the heading
+    ("how many take home doses can a client get", [DOSES]),  # "two (2) take-home doses"
+    ("how many clients can one physician treat?", [CLIENT_CAP]),
+    ("how many suboxone pts can a private practice doc carry", [CLIENT_CAP]),  # people, in the manual's word
+    ("how many service lines fit on one paper claim form?", [PAPER_FORM]),  # "six-line items"
+    ("how many times do we call before we give up?", [REFERRAL]),  # times are not counted things here
+    ("after we send the paperwork in, how long until we hear if the pt qualifies?", [DECISION]),  # "if" is whether
+    ("our pt also has blue cross, how long do we have to submit claims?", [FILING]),  # this plan's limit is asked
+    ("how long do we have to submit claims to bright smiles?", [FILING, DENTAL]),  # a passage names it
+    ("how long do we have to submit a bright claim?", [FILING]),  # a word of a name is not the name
 ])
 def test_a_question_its_sources_can_answer_has_no_gap(question, evidence):
     assert CHECKS.gap(question, question, evidence) is None
