@@ -246,6 +246,9 @@ _COVERAGE_ASKED = re.compile(
     r"|\b(?:cover|covers|covering|coverage (?:of|for)|reimburse|reimburses|reimbursing|reimbursed for|pay for|pays for)"
     r"\s+(?P<object>[a-z][\w\s'-]{2,60})",
     re.IGNORECASE)
+# whether a thing may be used: "can our providers use facetime for telehealth visits"
+_USE_ASKED = re.compile(r"\b(?:can|could|may)\s+(?:we|i|you|our\s+[\w-]+|(?:the\s+)?providers?)\s+(?:still\s+|just\s+)?"
+                        r"use\s+(?P<object>[a-z][\w\s'-]{2,60})", re.IGNORECASE)
 _THING_ENDS = re.compile(r"\s+(?:for|when|if|in|at|under|on|with|by|to|after|before|or|and|that|this|it|them)\b.*$"
                          r"|[?.,;!].*$", re.IGNORECASE | re.DOTALL)
 
@@ -254,7 +257,8 @@ _THING_ENDS = re.compile(r"\s+(?:for|when|if|in|at|under|on|with|by|to|after|bef
 class Gap:
     """Why the sources cannot answer: a short label for staff and the words a provider reads."""
 
-    # amount | address | duration | code | unfound | program | place | name | coverage | request | off_topic | stated
+    # amount | address | duration | code | unfound | program | place | name | coverage | use | request | off_topic |
+    # stated
     reason: str
     detail: str
 
@@ -272,6 +276,7 @@ class Gap:
             "place": "they do not cover the state or program you named",
             "name": "no document mentions the name you gave",
             "coverage": "no document mentions the service you asked about, so they cannot say whether it is covered",
+            "use": "no document mentions what you asked to use, so they cannot say whether it is allowed",
             "request": "I answer questions about the manual; I do not write letters or other documents",
             "off_topic": "it is not about the plan's rules and procedures for providers",
             "stated": f"the passages on this topic give no {VALUE_NAMES.get(self.detail, 'such value')} for it",
@@ -420,6 +425,9 @@ class Answerability:
         thing = self.unknown_service(question) if on("check_coverage") else None
         if thing:
             return Gap("coverage", thing)
+        tool = self.unknown_service(question, _USE_ASKED) if on("check_coverage") else None
+        if tool:
+            return Gap("use", tool)
         return None
 
     def _counted(self, noun: str, evidence: Sequence[Chunk]) -> bool:
@@ -461,15 +469,17 @@ class Answerability:
                 return phrase
         return None
 
-    def unknown_service(self, question: str) -> str | None:
-        """What a question asks to be covered or paid for ("is acupuncture covered?"), when a word of it is in
-        no document: the sources cannot say whether a thing they never name is covered. Common English words
-        count too ("mileage"), unlike unknown_name's; only the words of the thing asked about are looked at."""
-        m = _COVERAGE_ASKED.search(question)
+    def unknown_service(self, question: str, asked: re.Pattern[str] = _COVERAGE_ASKED) -> str | None:
+        """What a question asks to be covered or paid for ("is acupuncture covered?"), or ``asked`` about, when a
+        word of it is in no document: the sources cannot say whether a thing they never name is covered. Common
+        English words count too ("mileage"), unlike unknown_name's; only the words of the thing asked about are
+        looked at."""
+        m = asked.search(question)
         if not m:
             return None
-        thing = _THING_ENDS.sub("", m.group("subject") or m.group("object") or "").strip()
-        words = [w for w in _WORD.findall(thing.lower()) if len(w) >= 4 and w not in STOPWORDS and w not in LAY_TERMS]
+        thing = _THING_ENDS.sub("", m.groupdict().get("subject") or m.group("object") or "").strip()
+        words = [w for w in (w.split("'")[0] for w in _WORD.findall(thing.lower()))  # "pt's" is the pt's
+                 if len(w) >= 4 and w not in STOPWORDS and w not in LAY_TERMS]
         return thing if any(not self._known(w) for w in words[:4]) else None
 
     def focus(self, question: str) -> set[str]:

@@ -36,7 +36,7 @@ COMPONENTS: dict[str, str] = {
     "check_amount": "refuse a money question whose passages print no amount",
     "check_address": "refuse an address question whose passages print no postal address",
     "check_duration": "refuse a time question whose passages print no time (or none of the unit asked)",
-    "check_coverage": "refuse 'is X covered' when no document names X",
+    "check_coverage": "refuse 'is X covered' or 'can we use X' when no document names X",
     "check_payer": "refuse a question about another insurer's rules (a large US payer no document names)",
     "check_identifier": "refuse a question naming a code, modifier, form or region number none of the passages found "
                         "prints",

@@ -68,7 +68,7 @@ TEMPLATE_WORDS = frozenset(re.findall(r"[a-z0-9]+", " ".join([
     "(Approved by provider relations.)", "Contact: fax",
     "The sources give no phone number e-mail address fax number for",
     *(Gap(reason, "day").explain() for reason in ("amount", "address", "duration", "code", "unfound", "program",
-                                                  "place", "name", "coverage", "request", "off_topic")),
+                                                  "place", "name", "coverage", "use", "request", "off_topic")),
     *(Gap("stated", kind).explain() for kind in VALUE_NAMES),
 ]).lower()))
 

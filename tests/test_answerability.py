@@ -116,6 +116,8 @@ CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
     ("how many months do we have to file an appeal if the plan denies an auth", [AUTH_REVIEW], "stated"),
     # a program the documents name (in capitals) that no passage found names: their limit is another's
     ("timely filing limit for bright smiles dental claims?", [FILING], "program"),
+    # whether a thing no document names may be used: the documents cannot say it is allowed
+    ("can our providers use facetime or regular zoom for telehealth visits?", [REFERRAL], "use"),
 ])
 def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidence, reason):
     gap = CHECKS.gap(question, question, evidence)
@@ -174,6 +176,8 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("our pt also has blue cross, how long do we have to submit claims?", [FILING]),  # this plan's limit is asked
     ("how long do we have to submit claims to bright smiles?", [FILING, DENTAL]),  # a passage names it
     ("how long do we have to submit a bright claim?", [FILING]),  # a word of a name is not the name
+    ("can we use the referral department's form for specialists?", [REFERRAL]),  # what is used is named
+    ("can i use the pt's referral for the specialist?", [REFERRAL]),  # "pt's" is the patient's
 ])
 def test_a_question_its_sources_can_answer_has_no_gap(question, evidence):
     assert CHECKS.gap(question, question, evidence) is None
