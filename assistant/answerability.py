@@ -68,7 +68,8 @@ _CODE = re.compile(r"(?<![\w$./-])(\d{5}|[A-HJ-NP-Z]\d{4}|\d{4}[FT]|[A-TV-Z]\d{2
 # "revenue code 0450", "bill type 131", "place of service 02" (the word before or after, the identifier itself)
 _IDENTIFIER = re.compile(
     r"\b(?P<label>modifier|mod|region|form|revenue code|rev code|condition code|occurrence code|value code|bill type|"
-    r"type of bill|place of service|pos)\s*#?\s*(?P<ident>(?-i:[A-Z]{2}|[A-Z]?\d[A-Z\d]?)|\d{1,4}|[ivx]{1,4})(?![\w/-])"
+    r"type of bill|place of service|pos)\s*#?\s*"
+    r"(?P<ident>(?-i:[A-Z]{2}|[A-Z]?\d[A-Z\d]?|II|III|IV|VI{0,3}|IX|X)|\d{1,4})(?![\w/-])"
     r"|(?<![\w-])(?P<ident2>(?-i:[A-Z]{2}|[A-Z]?\d[A-Z\d]?)|\d{2})\s+(?P<label2>modifier)\b",
     re.IGNORECASE)
 
@@ -90,7 +91,7 @@ _LABEL_SPELLINGS = {"modifier": r"mod(?:ifier)?s?", "revenue code": r"rev(?:enue
 def _printed(label: str, ident: str) -> re.Pattern[str]:
     """Where a passage prints the identifier as the same kind of thing: "Modifier 66", "JW and JZ modifiers",
     "Region 3"; a billing code anywhere ("3" of a numbered list is not region 3)."""
-    ident_re = rf"(?<![\w.-]){re.escape(ident)}(?![\w-])"
+    ident_re = rf"(?<![\w.]){re.escape(ident)}(?![\w-])"  # "CMS-1500" prints form 1500
     if label == "code":
         return re.compile(ident_re, re.IGNORECASE)
     name = _LABELS.get(label.lower(), label.lower())

@@ -49,13 +49,14 @@ AUTH_REVIEW = _chunk(23, "A fourth authorization request within the last 12 mont
                          "are heard by the appeals committee.")
 DECISION = _chunk(24, "Expect a decision within 5 business days after the paperwork arrives.")
 DENTAL = _chunk(25, "Dental care is run by Bright Smiles. Call Bright Smiles with dental questions.")
+BOX_24 = _chunk(26, "Box 24 of the CMS-1500 claim form lists each service line.")
 # the bundled corpus's plan profile: its regions' names say where ("the medi-cal side"), the plan's name ("from
 # kp") is no place
 PROFILE = PlanProfile.read(Path(__file__).resolve().parents[1] / "corpus" / "profile.yaml")
 CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
                                  for c in (FILING, REFERRAL, DME, SNF, ADMISSION, RECRED, REFUGEE, TWO_SURGEONS, TEAM,
                                            ENROLL_LINE, CLIENT_CAP, DOSES, PAPER_FORM, AUDITS, AUTH_REVIEW, DECISION,
-                                           DENTAL)),
+                                           DENTAL, BOX_24)),
                       profile=PROFILE)
 
 
@@ -178,6 +179,8 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("how long do we have to submit a bright claim?", [FILING]),  # a word of a name is not the name
     ("can we use the referral department's form for specialists?", [REFERRAL]),  # what is used is named
     ("can i use the pt's referral for the specialist?", [REFERRAL]),  # "pt's" is the patient's
+    ("what goes in box 24 of form 1500?", [BOX_24]),  # "CMS-1500 claim form" prints form 1500
+    ("which modifier i should use for a referral?", [REFERRAL]),  # "i" is no modifier
 ])
 def test_a_question_its_sources_can_answer_has_no_gap(question, evidence):
     assert CHECKS.gap(question, question, evidence) is None
