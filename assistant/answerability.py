@@ -416,7 +416,13 @@ class Answerability:
                     stated_in = [c for c in top if c.doc_id in documents]
                 about = self.organisations(question, named) if kind in _CONTACT_KINDS else set()
                 about = about or named
-                if about or stated_in is top:
+                idents = [_printed(label, ident) for label, ident in _identifiers(question)]
+                if idents:
+                    # "what % does idaho pay for modifier 66": a rate printed for modifier 62 is another's; the
+                    # sentence stating the value, or the headings above it, must print the identifier asked about
+                    stated = any(states(given, x) and any(p.search(f"{' '.join(c.heading_path)} {x}") for p in idents)
+                                 for c in stated_in for x in quotable_sentences(c.text))
+                elif about or stated_in is top:
                     stated = self._stated(about, given, stated_in)  # True when there is nothing to look for
                 else:  # only the name was asked about: any value those documents' passages state
                     stated = any(states(given, x) for c in stated_in for x in quotable_sentences(c.text))

@@ -117,6 +117,8 @@ CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
     ("how many months do we have to file an appeal if the plan denies an auth", [AUTH_REVIEW], "stated"),
     # a program the documents name (in capitals) that no passage found names: their limit is another's
     ("timely filing limit for bright smiles dental claims?", [FILING], "program"),
+    # a rate asked for one modifier: the passages print the modifier, but the rate they state is another's
+    ("what percent of the fee schedule does the plan pay for modifier 66?", [TWO_SURGEONS, TEAM], "stated"),
     # whether a thing no document names may be used: the documents cannot say it is allowed
     ("can our providers use facetime or regular zoom for telehealth visits?", [REFERRAL], "use"),
 ])
@@ -180,6 +182,7 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("can we use the referral department's form for specialists?", [REFERRAL]),  # what is used is named
     ("can i use the pt's referral for the specialist?", [REFERRAL]),  # "pt's" is the patient's
     ("what goes in box 24 of form 1500?", [BOX_24]),  # "CMS-1500 claim form" prints form 1500
+    ("what percent of the fee schedule does the plan pay for modifier 62?", [TWO_SURGEONS, TEAM]),
     ("which modifier i should use for a referral?", [REFERRAL]),  # "i" is no modifier
 ])
 def test_a_question_its_sources_can_answer_has_no_gap(question, evidence):
