@@ -70,22 +70,25 @@ _IDENTIFIER = re.compile(
     r"\b(?P<label>modifier|mod|region|form|revenue code|rev code|condition code|occurrence code|value code|bill type|"
     r"type of bill|place of service|pos)\s*#?\s*"
     r"(?P<ident>(?-i:[A-Z]{2}|[A-Z]?\d[A-Z\d]?|II|III|IV|VI{0,3}|IX|X)|\d{1,4})(?![\w/-])"
-    r"|(?<![\w-])(?P<ident2>(?-i:[A-Z]{2}|[A-Z]?\d[A-Z\d]?)|\d{2})\s+(?P<label2>modifier)\b",
+    r"|(?<![\w-])(?P<ident2>(?-i:[A-Z]{2}|[A-Z]?\d[A-Z\d]?)|\d{2})\s+(?P<label2>modifier)\b"
+    # a level of care written with its decimal ("ASAM 3.5", "level 3.7")
+    r"|\b(?P<label3>asam(?:\s+levels?)?|levels?)\s+(?P<ident3>\d\.\d{1,2})(?![\w.])",
     re.IGNORECASE)
 
 
 def _identifiers(question: str) -> list[tuple[str, str]]:
     """The identifiers a question names, with the word saying what each is (see ``_IDENTIFIER``), and the billing
     codes it gives."""
-    found = [(m.group("label") or m.group("label2"), m.group("ident") or m.group("ident2"))
-             for m in _IDENTIFIER.finditer(question)]
+    found = [(m.group("label") or m.group("label2") or m.group("label3"),
+              m.group("ident") or m.group("ident2") or m.group("ident3")) for m in _IDENTIFIER.finditer(question)]
     return found + [("code", m.group(1)) for m in _CODE.finditer(question)]
 
 
-_LABELS = {"mod": "modifier", "rev code": "revenue code", "pos": "place of service", "type of bill": "bill type"}
+_LABELS = {"mod": "modifier", "rev code": "revenue code", "pos": "place of service", "type of bill": "bill type",
+           "asam": "level", "asam level": "level", "asam levels": "level", "levels": "level"}
 _LABEL_SPELLINGS = {"modifier": r"mod(?:ifier)?s?", "revenue code": r"rev(?:enue)? codes?",
                     "place of service": r"(?:place of service|pos)(?: codes?)?",
-                    "bill type": r"(?:bill types?|types? of bill)"}
+                    "bill type": r"(?:bill types?|types? of bill)", "level": r"(?:asam|levels?)"}
 
 
 def _printed(label: str, ident: str) -> re.Pattern[str]:
@@ -96,8 +99,8 @@ def _printed(label: str, ident: str) -> re.Pattern[str]:
         return re.compile(ident_re, re.IGNORECASE)
     name = _LABELS.get(label.lower(), label.lower())
     said = _LABEL_SPELLINGS.get(name, re.escape(name) + "s?")
-    return re.compile(rf"\b{said}\W+(?:[\w-]+\W+){{0,4}}?{ident_re}|{ident_re}\W+(?:[\w-]+\W+){{0,3}}?{said}\b",
-                      re.IGNORECASE)
+    # the name within a few words before ("ASAM Levels 3.1, 3.3, and 3.5") or after ("JW and JZ modifiers")
+    return re.compile(rf"\b{said}\b.{{0,40}}?{ident_re}|{ident_re}.{{0,25}}?\b{said}\b", re.IGNORECASE)
 
 
 _MONEY_ASKED = re.compile(
@@ -195,6 +198,10 @@ _VALUES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             re.compile(r"\bfax\w*\b[^.\n]{0,40}?" + PHONE_RE.pattern, re.IGNORECASE)),
     "phone": (re.compile(r"\b(?:phone|telephone|call(?:-| )?in) (?:number\b|#|no\b)|\bwhat number (?:do|should|can) "
                          r"(?:i|we) call\b", re.IGNORECASE), PHONE_RE),
+    # a line for deaf callers: a number printed beside "TTY" or "TDD" (the desk's voice line is not one)
+    "tty": (re.compile(r"\b(?:tty|tdd)\b", re.IGNORECASE),
+            re.compile(rf"\b(?:tty|tdd)\b[^.\n]{{0,60}}?{PHONE_RE.pattern}|{PHONE_RE.pattern}[^.\n]{{0,30}}?\b(?:tty|tdd)\b",
+                       re.IGNORECASE)),
     "email": (re.compile(r"\be-?mail (?:address|addy)\b|\bwhat (?:is|'s|s) (?:the |their )?e-?mail\b",
                          re.IGNORECASE), EMAIL_RE),
     "hours": (re.compile(r"\b(?:hours (?:of operation|open)|business hours|office hours|help ?desk hours|"
@@ -216,7 +223,7 @@ _VALUES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 }
 VALUE_NAMES = {"count": "number of the things you asked about", "amount": "payment amount or rate",
                "duration": "time limit", "fax": "fax number", "phone": "phone number", "email": "e-mail address",
-               "hours": "opening hours", "size": "size limit", "year": "year",
+               "hours": "opening hours", "size": "size limit", "year": "year", "tty": "TTY or TDD number",
                "edi_id": "electronic claims identifier"}
 
 # An insurer other than the deploying plan (generic knowledge of large US payers): the manual answers for its own
@@ -611,7 +618,7 @@ def proper_phrases(text: str, share: float = 0.9, least: int = 2) -> frozenset[s
 
 _PLAIN_WORD = re.compile(r"[A-Za-z]+|\|")
 _CLAUSE_END = re.compile(r"[.!?:;()\[\]|]+(?:\s|$)|[()|]")
-_CONTACT_KINDS = frozenset(("phone", "fax", "email", "hours"))
+_CONTACT_KINDS = frozenset(("phone", "tty", "fax", "email", "hours"))
 # a capitalised word this common in English is a month, a day or a title ("July" 5.2, "Department" 5.2), not an
 # organisation's name ("Liberty" 4.3, "Medicare" 3.9, "Noridian" 0)
 EVERYDAY_NAME = 4.5

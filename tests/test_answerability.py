@@ -50,13 +50,18 @@ AUTH_REVIEW = _chunk(23, "A fourth authorization request within the last 12 mont
 DECISION = _chunk(24, "Expect a decision within 5 business days after the paperwork arrives.")
 DENTAL = _chunk(25, "Dental care is run by Bright Smiles. Call Bright Smiles with dental questions.")
 BOX_24 = _chunk(26, "Box 24 of the CMS-1500 claim form lists each service line.")
+DEAF_LINE = _chunk(27, "Deaf callers can reach Harbor Clinic on its TDD line, 1-800-555-0147. Harbor Clinic also takes "
+                       "relay calls. Call the intake desk at Northgate Center, 1-800-555-0100; Northgate Center is "
+                       "open weekdays.")
+LEVELS = _chunk(28, "Residential programs serve ASAM Levels 3.1, 3.3, and 3.5. A first authorization covers 14 days at "
+                    "Level 3.1.")
 # the bundled corpus's plan profile: its regions' names say where ("the medi-cal side"), the plan's name ("from
 # kp") is no place
 PROFILE = PlanProfile.read(Path(__file__).resolve().parents[1] / "corpus" / "profile.yaml")
 CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
                                  for c in (FILING, REFERRAL, DME, SNF, ADMISSION, RECRED, REFUGEE, TWO_SURGEONS, TEAM,
                                            ENROLL_LINE, CLIENT_CAP, DOSES, PAPER_FORM, AUDITS, AUTH_REVIEW, DECISION,
-                                           DENTAL, BOX_24)),
+                                           DENTAL, BOX_24, DEAF_LINE, LEVELS)),
                       profile=PROFILE)
 
 
@@ -119,6 +124,10 @@ CHECKS = Answerability("\n".join(" ".join((*c.heading_path, c.text))
     ("timely filing limit for bright smiles dental claims?", [FILING], "program"),
     # a rate asked for one modifier: the passages print the modifier, but the rate they state is another's
     ("what percent of the fee schedule does the plan pay for modifier 66?", [TWO_SURGEONS, TEAM], "stated"),
+    # a TTY line asked for a desk whose TDD line is not printed (the desk's voice line is no TTY line)
+    ("does northgate have a TDD line for deaf clients? need the number", [DEAF_LINE], "stated"),
+    # days printed for another level of care than the one asked about
+    ("how many days does a first auth cover at ASAM 3.5?", [LEVELS], "stated"),
     # whether a thing no document names may be used: the documents cannot say it is allowed
     ("can our providers use facetime or regular zoom for telehealth visits?", [REFERRAL], "use"),
 ])
@@ -183,6 +192,8 @@ def test_a_question_asking_for_what_its_sources_lack_has_a_gap(question, evidenc
     ("can i use the pt's referral for the specialist?", [REFERRAL]),  # "pt's" is the patient's
     ("what goes in box 24 of form 1500?", [BOX_24]),  # "CMS-1500 claim form" prints form 1500
     ("what percent of the fee schedule does the plan pay for modifier 62?", [TWO_SURGEONS, TEAM]),
+    ("is there a TTY number for the harbor clinic?", [DEAF_LINE]),
+    ("how many days does a first auth cover at ASAM level 3.1?", [LEVELS]),  # "Level 3.1" beside the days
     ("which modifier i should use for a referral?", [REFERRAL]),  # "i" is no modifier
 ])
 def test_a_question_its_sources_can_answer_has_no_gap(question, evidence):
