@@ -54,6 +54,10 @@ molina centene humana aetna cigna anthem optum evolent availity carelon magellan
 ambetter amerigroup highmark elevance medica healthnet caresource meridian priority mclaren aspirus
 bcbs bcbsm hap hmo ppo epo pos fqhc rhc ihs ccbhc hipaa phi
 """)
+# prepositions that are also given names ("Per", "Via"): not names where the question capitalises nothing
+_PREPOSITIONS = _word_set("""per via vs versus within without upon onto toward towards through during until since
+against among across along around behind below beside besides beyond despite except inside outside near off out up
+down""")
 _COMMON_SHAPES = _word_set("""
 the a an and or but of for to in on at by with from about into over under after before between is are was were
 be been being am do does did done has have had having can could will would shall should may might must not no
@@ -418,6 +422,8 @@ class PhiScreen:
             return False
         if cased and not bare[0].isupper():
             return False
+        if not cased and lower in _PREPOSITIONS:
+            return False  # "per pt per month": in a question typed in lower case, "per" is no given name
         if not re.search(r"[aeiouyà-ÿ]", lower):
             return False  # "svcs", "mbr": shorthand, no name
         if _apostrophe_name(lower) or not lower.isascii():

@@ -96,6 +96,14 @@ def test_an_everyday_word_after_pts_is_no_name():
     assert screen("pt okafor needs an auth").redacted == "pt [redacted] needs an auth"
 
 
+def test_a_preposition_after_pt_is_no_name():
+    """"per pt per month": "Per" is a given name, but in a question typed in lower case it is the preposition
+    (a blind question, real-blind-r-06); capitalised after "pt", it is still a name."""
+    assert screen("what does tier II pay per pt per month for case mgmt?").redacted == \
+        "what does tier II pay per pt per month for case mgmt?"
+    assert "Per" not in screen("pt Per Lindqvist called about her auth").redacted
+
+
 def test_the_plans_own_numbers_and_addresses_stay(corpus_screen):
     kept = ["is 503-555-0130 still the claims help line?", "send it to nw-claims-appeals@example.org?",
             "Dr. Okafor wants to refer, is that ok?", "effective 07/01/2025 what changed?"]
