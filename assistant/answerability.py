@@ -346,14 +346,15 @@ class Answerability:
                 question[m.end():])
             if asked_about and m.group(1).lower() not in self.corpus_lower:
                 return Gap("place", m.group(1))
+        # the identifiers the question names, each with where a passage prints it as one, read once
+        idents = [(f"{label} {ident}", _printed(label, ident)) for label, ident in _identifiers(question)]
         if on("check_identifier"):
             # "what % does each surgeon get with modifier 66", "the phone number for the rep in region 3": passages
             # found that never print the modifier or region answer for another one
             top_text = [f"{' '.join(c.heading_path)} {c.text}" for c in evidence[: self.evidence_depth]]
-            for label, ident in _identifiers(question):
-                at = _printed(label, ident)
+            for said, at in idents:
                 if not any(at.search(t) for t in top_text):
-                    return Gap("unfound", f"{label} {ident}")
+                    return Gap("unfound", said)
         name = self.unknown_name(question) if on("check_name") else None
         if name:
             return Gap("name", name)
@@ -423,11 +424,11 @@ class Answerability:
                     stated_in = [c for c in top if c.doc_id in documents]
                 about = self.organisations(question, named) if kind in _CONTACT_KINDS else set()
                 about = about or named
-                idents = [_printed(label, ident) for label, ident in _identifiers(question)]
                 if idents:
                     # "what % does idaho pay for modifier 66": a rate printed for modifier 62 is another's; the
                     # sentence stating the value, or the headings above it, must print the identifier asked about
-                    stated = any(states(given, x) and any(p.search(f"{' '.join(c.heading_path)} {x}") for p in idents)
+                    stated = any(states(given, x)
+                                 and any(at.search(f"{' '.join(c.heading_path)} {x}") for _, at in idents)
                                  for c in stated_in for x in quotable_sentences(c.text))
                 elif about or stated_in is top:
                     stated = self._stated(about, given, stated_in)  # True when there is nothing to look for
@@ -447,7 +448,7 @@ class Answerability:
     def _counted(self, noun: str, evidence: Sequence[Chunk]) -> bool:
         """Whether a sentence of the evidence prints a number of ``noun`` ("three (3) units", "six-line items",
         "30 clients" for patients: people are counted under any of the words manuals use for them)."""
-        words = {t for t in domain_tokens(self.vocabulary.expand(noun, phrases=False))} | set(domain_tokens(noun))
+        words = set(domain_tokens(self.vocabulary.expand(noun, phrases=False))) | set(domain_tokens(noun))
         if words & _PEOPLE:
             words |= _PEOPLE
         for chunk in evidence:
@@ -596,8 +597,6 @@ def _main_clause(question: str) -> str:
     if not ask:
         return question
     return question[: ask.end()] + _TRAILING_CONDITION.sub(" ", question[ask.end():])
-
-
 
 
 def proper_phrases(text: str, share: float = 0.9, least: int = 2) -> frozenset[str]:
